@@ -1,0 +1,39 @@
+# Two commands for a fresh machine (both create .venv on first use):
+#   make demo   the whole workflow on the embedded demo cohort (CPU)
+#   make test   lint + the test suite
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+CORES ?= 2
+SNAKEMAKE := $(BIN)/snakemake --profile profiles/default --cores $(CORES)
+
+.PHONY: venv demo test lint clean
+
+venv: $(STAMP)
+
+# torch first, on its own and pinned: anything that pulls an unpinned torch brings GBs of CUDA wheels.
+$(STAMP): pyproject.toml requirements/torch.txt requirements/lock.txt requirements/nodeps.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements/torch.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements/lock.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -r requirements/nodeps.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(SNAKEMAKE)
+	$(SNAKEMAKE) --report results/report.html
+	@echo "Done: open results/summary.md and results/report.html"
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/snakemake --lint --cores 1
+
+test: lint
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf results logs benchmarks .snakemake

@@ -1,0 +1,43 @@
+"""A Markdown page saying what a workflow run built (cohort, stages, figures)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import pandas as pd
+
+
+def write_summary(output_dir: str | Path, inputs: Mapping[str, str | Sequence[str]], out_path: str | Path) -> Path:
+    """Write `out_path` listing the cohort's size and splits and every stage's outputs.
+
+    `inputs` maps a stage name to one path or a list of paths (the summary rule's inputs).
+    """
+    output_dir, out_path = Path(output_dir), Path(out_path)
+    lines = ["# latentcf run summary", ""]
+    cohort = pd.read_csv(inputs["cohort"], sep="\t")
+    by_split = cohort.groupby("split")["participant_id"].nunique().to_dict()
+    lines += [
+        f"Cohort: {len(cohort)} scans of {cohort['participant_id'].nunique()} subjects "
+        f"(subjects per split: {by_split}); table: `{_rel(inputs['cohort'], out_path)}`.",
+        "",
+        "| stage | files | example |",
+        "| --- | --- | --- |",
+    ]
+    for stage, paths in inputs.items():
+        paths = [paths] if isinstance(paths, str) else list(paths)
+        example = _rel(paths[0], out_path) if paths else "-"
+        lines.append(f"| {stage} | {len(paths)} | `{example}` |")
+    figures = [p for p in sorted(output_dir.rglob("*.png")) if "sub-" not in p.name]
+    if figures:
+        lines += ["", "## Figures", ""]
+        lines += [f"![{p.stem}]({_rel(p, out_path)})" for p in figures]
+    tmp = out_path.with_suffix(".tmp")
+    tmp.write_text("\n".join(lines) + "\n")
+    os.replace(tmp, out_path)
+    return out_path
+
+
+def _rel(path: str | Path, out_path: Path) -> str:
+    return os.path.relpath(path, out_path.parent)
