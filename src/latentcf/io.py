@@ -54,7 +54,7 @@ def read_header_checked(path: str | Path) -> nib.Nifti1Image:
     if not np.all(np.isfinite(zooms)) or zooms.min() < MIN_VOXEL_MM or zooms.max() > MAX_VOXEL_MM:
         raise InputDataError(
             path,
-            f"voxel size {tuple(np.round(zooms, 4))} mm is outside [{MIN_VOXEL_MM}, {MAX_VOXEL_MM}] mm",
+            f"voxel size {tuple(round(float(z), 4) for z in zooms)} mm is outside [{MIN_VOXEL_MM}, {MAX_VOXEL_MM}] mm",
             "The header's pixdim is probably wrong; fix it before running the workflow",
         )
     if not np.all(np.isfinite(img.affine)) or abs(np.linalg.det(img.affine[:3, :3])) < 1e-9:

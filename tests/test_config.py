@@ -1,0 +1,93 @@
+"""Config validation: defaults, and messages that name key, bad value, allowed values, closest one."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import yaml
+
+from latentcf.config import ConfigValidationError, load_config, validate_config
+
+DEMO_ON = {"demo": {"enabled": True}}
+
+
+def problems_of(config: dict) -> str:
+    with pytest.raises(ConfigValidationError) as info:
+        validate_config(copy.deepcopy(config))
+    return str(info.value)
+
+
+def test_empty_config_gets_every_default():
+    config = validate_config(copy.deepcopy(DEMO_ON))
+    assert config["output_dir"] == "results"
+    assert config["split"] == {"val_fraction": 0.15, "test_fraction": 0.15}
+    assert [i["name"] for i in config["interventions"]] == ["age10", "dxAD", "dxCN"]
+    for section in ("demo", "ingest", "preprocess", "model", "train", "encode"):
+        assert isinstance(config[section], dict)
+
+
+def test_shipped_config_is_valid(repo_root):
+    config = load_config(repo_root / "config" / "config.yaml")
+    assert config["demo"]["enabled"] is True
+
+
+def test_unknown_top_level_key_suggests_closest():
+    message = problems_of({**DEMO_ON, "sedd": 3})
+    assert "unknown key(s) ['sedd']" in message
+    assert "Did you mean 'seed'?" in message
+
+
+def test_wrong_type_names_key_value_and_expected_type():
+    message = problems_of({**DEMO_ON, "seed": "abc"})
+    assert "'seed': got 'abc' (str); expected integer" in message
+
+
+def test_bad_enum_lists_allowed_values():
+    message = problems_of({**DEMO_ON, "covariates": {"age": {"type": "numric"}}})
+    assert "'covariates.age.type'" in message
+    assert "['numeric', 'categorical']" in message
+    assert "Did you mean 'numeric'?" in message
+
+
+def test_split_fractions_must_leave_training_subjects():
+    message = problems_of({**DEMO_ON, "split": {"val_fraction": 0.5, "test_fraction": 0.5}})
+    assert "val_fraction + test_fraction must be < 1" in message
+
+
+@pytest.mark.parametrize(
+    ("intervention", "expected"),
+    [
+        ({"name": "x", "set": {"diagnosis": "ADD"}}, "unseen level 'ADD' for 'diagnosis'"),
+        ({"name": "x", "shift": {"agee": 10}}, "Did you mean 'age'?"),
+        ({"name": "x", "shift": {"sex": 1}}, "cannot shift categorical covariate 'sex'"),
+        ({"name": "x"}, "give 'shift' and/or 'set'"),
+        ({"name": "a-b", "shift": {"age": 1}}, "expected text matching ^[A-Za-z0-9]+$"),
+    ],
+)
+def test_bad_interventions(intervention, expected):
+    assert expected in problems_of({**DEMO_ON, "interventions": [intervention]})
+
+
+def test_duplicate_intervention_names():
+    items = [{"name": "a", "shift": {"age": 1}}, {"name": "a", "shift": {"age": 2}}]
+    assert "duplicate name" in problems_of({**DEMO_ON, "interventions": items})
+
+
+def test_real_data_needs_an_input():
+    message = problems_of({"demo": {"enabled": False}})
+    assert "set input.bids_dir" in message
+
+
+def test_load_config_names_the_file(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump({**DEMO_ON, "seed": -1}))
+    with pytest.raises(ConfigValidationError, match=str(path)):
+        load_config(path)
+
+
+def test_config_readme_is_up_to_date(repo_root):
+    from latentcf.config_docs import render_config_docs
+
+    current = (repo_root / "config" / "README.md").read_text()
+    assert current == render_config_docs(), "run: python -m latentcf.config_docs > config/README.md"

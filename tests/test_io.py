@@ -1,0 +1,86 @@
+"""NIfTI input checks: each bad file gives a message naming the file and the problem."""
+
+from __future__ import annotations
+
+import gzip
+
+import nibabel as nib
+import numpy as np
+import pytest
+
+from latentcf.errors import InputDataError
+from latentcf.io import load_t1w, read_header_checked, save_nifti_atomic
+
+
+def write(tmp_path, data, name="img.nii.gz", zooms=(2.0, 2.0, 2.0)):
+    affine = np.diag(list(zooms[:3]) + [1.0])
+    img = nib.Nifti1Image(np.asarray(data, dtype=np.float32), affine)
+    img.header.set_zooms(tuple(zooms)[:3] + (1.0,) * (np.ndim(data) - 3))
+    path = tmp_path / name
+    nib.save(img, path)
+    return path
+
+
+def volume(shape=(8, 9, 10)):
+    return np.random.default_rng(0).random(shape).astype(np.float32)
+
+
+def test_valid_3d_roundtrip(tmp_path):
+    path = write(tmp_path, volume())
+    img = load_t1w(path)
+    assert img.shape == (8, 9, 10) and img.get_data_dtype() == np.float32
+
+
+def test_singleton_4d_is_accepted(tmp_path):
+    path = write(tmp_path, volume((8, 9, 10, 1)), zooms=(2.0, 2.0, 2.0, 1.0))
+    assert load_t1w(path).shape == (8, 9, 10)
+
+
+@pytest.mark.parametrize(
+    ("data", "zooms", "expected"),
+    [
+        (volume((8, 9, 10, 3)), (2.0, 2.0, 2.0, 1.0), "expected a 3D image, got 4D (8, 9, 10, 3)"),
+        (volume((8, 9, 1)), (2.0, 2.0, 2.0), "2D slice"),
+        (volume(), (2.0, 2.0, 50.0), "voxel size (2.0, 2.0, 50.0) mm is outside"),
+    ],
+)
+def test_bad_geometry(tmp_path, data, zooms, expected):
+    path = write(tmp_path, data, zooms=zooms)
+    with pytest.raises(InputDataError) as info:
+        read_header_checked(path)
+    assert str(path) in str(info.value) and expected in str(info.value)
+
+
+def test_nan_and_constant_images(tmp_path):
+    data = volume()
+    data[1, 2, 3] = np.nan
+    with pytest.raises(InputDataError, match="1 voxels are NaN or Inf"):
+        load_t1w(write(tmp_path, data, "nan.nii.gz"))
+    with pytest.raises(InputDataError, match="the image is constant"):
+        load_t1w(write(tmp_path, np.ones((8, 9, 10)), "const.nii.gz"))
+
+
+def test_truncated_and_corrupt_files(tmp_path):
+    good = write(tmp_path, volume((30, 30, 30)))
+    truncated = tmp_path / "truncated.nii.gz"
+    truncated.write_bytes(good.read_bytes()[:-2000])
+    with pytest.raises(InputDataError, match="truncated"):
+        load_t1w(truncated)
+    corrupt = tmp_path / "corrupt.nii.gz"
+    corrupt.write_bytes(gzip.compress(b"not a nifti header" * 30))
+    with pytest.raises(InputDataError, match="unreadable NIfTI"):
+        read_header_checked(corrupt)
+
+
+def test_missing_and_wrong_suffix(tmp_path):
+    with pytest.raises(InputDataError, match="file not found"):
+        read_header_checked(tmp_path / "absent.nii.gz")
+    with pytest.raises(InputDataError, match="expected a NIfTI file"):
+        read_header_checked(tmp_path / "scan.mgz")
+
+
+def test_atomic_save_leaves_no_temporary_files(tmp_path):
+    img = nib.Nifti1Image(volume(), np.eye(4))
+    out = save_nifti_atomic(img, tmp_path / "sub" / "out.nii.gz")
+    assert np.allclose(nib.load(out).get_fdata(), volume())
+    assert [p.name for p in out.parent.iterdir()] == ["out.nii.gz"]
