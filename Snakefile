@@ -4,9 +4,13 @@
 #   snakemake --cores 2 --configfile my.yaml  # your data (see config/README.md)
 #
 # Stages (one .smk each): demo -> ingest -> preprocess -> model (train, encode).
+# A --configfile replaces the demo config (it is not merged into it); unset keys take the
+# schema defaults, so a user's config never inherits `demo.enabled: true` by accident.
+import os
 
+if not workflow.overwrite_configfiles:
 
-configfile: "config/config.yaml"
+    configfile: os.path.join(workflow.basedir, "config", "config.yaml")
 
 
 include: "workflow/rules/common.smk"

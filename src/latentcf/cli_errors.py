@@ -29,7 +29,7 @@ def run_script(main: Callable[..., Any], smk: Any | None = None) -> None:
     log_path = None
     if smk is not None and len(getattr(smk, "log", [])) > 0:
         log_path = str(smk.log[0])
-    console = sys.__stderr__ or sys.stderr
+    console = sys.stderr  # before the redirection below
     with contextlib.ExitStack() as stack:
         stream = stack.enter_context(open(log_path, "a", buffering=1)) if log_path else console
         if log_path:
