@@ -15,6 +15,7 @@ from typing import Any
 import jsonschema
 import yaml
 from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
 
 from latentcf.errors import LatentCFError, did_you_mean
 
@@ -40,8 +41,10 @@ def load_registry(schema_dir: Path) -> Registry:
     resources = []
     for path in sorted(Path(schema_dir).glob("*.schema.yaml")):
         contents = yaml.safe_load(path.read_text())
-        contents.setdefault("$schema", "https://json-schema.org/draft/2020-12/schema")
-        resources.append((path.name, Resource.from_contents(contents)))
+        # No "$schema" inside: it would make jsonschema switch to a plain validator (without
+        # default filling) inside every $ref'd section.
+        contents.pop("$schema", None)
+        resources.append((path.name, Resource(contents=contents, specification=DRAFT202012)))
     return Registry().with_resources(resources)
 
 

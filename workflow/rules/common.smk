@@ -5,8 +5,7 @@ import functools
 import sys
 from pathlib import Path
 
-import pandas as pd
-
+from latentcf.cohort import read_cohort
 from latentcf.config import ConfigValidationError, validate_config
 from latentcf.templates import TEMPLATE_ID
 
@@ -39,7 +38,7 @@ def ingest_input(wildcards=None):
 
 @functools.lru_cache(maxsize=4)
 def _read_cohort(path, mtime):
-    return pd.read_csv(path, sep="\t", dtype={"participant_id": str, "session_id": str})
+    return read_cohort(path, config["covariates"])
 
 
 def cohort_table():

@@ -1,0 +1,310 @@
+"""Finding T1w scans in a BIDS dataset and the table cells holding their covariates.
+
+Scans: `sub-<l>/[ses-<l>/]anat/sub-<l>[_ses-<l>][_<key>-<value>...]_T1w.nii[.gz]`. Anything
+else (other suffixes, sidecars, derivatives/, sourcedata/, code/, hidden files) is ignored.
+Covariates come from `participants.tsv` (one row per participant_id) and the per-subject
+`sub-<l>/sub-<l>_sessions.tsv` (one row per session_id). For a scan with a session, a
+covariate is read from the sessions table when that table has the column, else from
+participants.tsv; for a scan without a session, from participants.tsv.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from latentcf.cohort.records import Excluded, ScanRecord, normalise_label, select_participants
+from latentcf.cohort.tsv import Table, read_tsv
+from latentcf.cohort.validate import CovariateSpec
+from latentcf.errors import InputDataError, did_you_mean
+
+log = logging.getLogger(__name__)
+
+SUBJECT_DIR_RE = re.compile(r"^sub-[A-Za-z0-9]+$")
+SESSION_DIR_RE = re.compile(r"^ses-[A-Za-z0-9]+$")
+T1W_RE = re.compile(
+    r"^sub-(?P<sub>[A-Za-z0-9]+)(?:_ses-(?P<ses>[A-Za-z0-9]+))?"
+    r"(?P<entities>(?:_[A-Za-z0-9]+-[A-Za-z0-9]+)*)_T1w\.nii(?:\.gz)?$"
+)
+RUN_RE = re.compile(r"_run-(\d+)")
+
+
+@dataclass(frozen=True)
+class T1wFile:
+    """A T1w image found on disk, with the subject/session of the folder it sits in."""
+
+    participant_id: str
+    session_id: str | None
+    path: Path
+    run: int
+
+    @property
+    def sort_key(self) -> tuple[int, str]:
+        return (self.run, self.path.name)
+
+
+def find_t1w(bids_dir: Path) -> tuple[list[T1wFile], list[Excluded]]:
+    """All T1w images under `bids_dir`, in a stable order, plus misnamed ones as exclusions.
+
+    A T1w whose file-name subject/session does not match its folders is excluded.
+    """
+    found: list[T1wFile] = []
+    excluded: list[Excluded] = []
+    for sub_dir in sorted(bids_dir.iterdir()):
+        if not sub_dir.is_dir() or not SUBJECT_DIR_RE.match(sub_dir.name):
+            continue
+        anat_dirs: list[tuple[str | None, Path]] = [(None, sub_dir / "anat")]
+        for ses_dir in sorted(sub_dir.iterdir()):
+            if ses_dir.is_dir() and SESSION_DIR_RE.match(ses_dir.name):
+                anat_dirs.append((ses_dir.name, ses_dir / "anat"))
+        for session_id, anat in anat_dirs:
+            if not anat.is_dir():
+                continue
+            for path in sorted(anat.iterdir()):
+                name = path.name
+                if name.startswith(".") or not name.endswith(("_T1w.nii", "_T1w.nii.gz")):
+                    continue
+                item = _parse_t1w(bids_dir, sub_dir.name, session_id, path)
+                if isinstance(item, Excluded):
+                    excluded.append(item)
+                else:
+                    found.append(item)
+    return found, excluded
+
+
+def _parse_t1w(root: Path, participant_id: str, session_id: str | None, path: Path):
+    match = T1W_RE.match(path.name)
+    expected = participant_id + (f"_{session_id}" if session_id else "")
+    if not match:
+        problem = (
+            "file name does not follow sub-<label>[_ses-<label>][_<key>-<value>...]_T1w.nii[.gz]"
+        )
+    elif f"sub-{match['sub']}" != participant_id or (
+        (f"ses-{match['ses']}" if match["ses"] else None) != session_id
+    ):
+        problem = f"file name's subject/session does not match its folder; expected it to start with '{expected}_'"
+    else:
+        run_match = RUN_RE.search(match["entities"])
+        run = int(run_match.group(1)) if run_match else 0
+        return T1wFile(participant_id, session_id, path.absolute(), run)
+    rel = path.relative_to(root)
+    return Excluded(participant_id, session_id, path.absolute(), f"{rel}: {problem}")
+
+
+def pick_one_per_session(
+    files: list[T1wFile], multiple: str
+) -> tuple[list[T1wFile], list[Excluded]]:
+    """Keep one T1w per subject/session (`multiple` = "lowest_run"), or fail (`"error"`).
+
+    lowest_run: the lowest run number wins (no run entity = 0); ties by file name. The others
+    are returned as exclusions that name the kept file.
+    """
+    groups: dict[tuple[str, str | None], list[T1wFile]] = defaultdict(list)
+    for item in files:
+        groups[(item.participant_id, item.session_id)].append(item)
+    kept, dropped = [], []
+    for key in sorted(groups, key=lambda k: (k[0], k[1] or "")):
+        group = sorted(groups[key], key=lambda f: f.sort_key)
+        kept.append(group[0])
+        if len(group) == 1:
+            continue
+        names = [f.path.name for f in group]
+        if multiple == "error":
+            raise InputDataError(
+                group[0].path.parent,
+                f"{len(group)} T1w images for {key[0]}"
+                + (f"/{key[1]}" if key[1] else "")
+                + f" ({names}); expected one (ingest.multiple_t1w: error)",
+                "Remove the extra images or set ingest.multiple_t1w: lowest_run",
+            )
+        for other in group[1:]:
+            reason = (
+                f"not used: another T1w of this subject/session was kept ({names[0]}, lowest run)"
+            )
+            dropped.append(
+                Excluded(other.participant_id, other.session_id, other.path, reason, False)
+            )
+    return kept, dropped
+
+
+def collect_bids(
+    bids_dir: str | Path,
+    covariates: Sequence[CovariateSpec],
+    participant_label: object = None,
+    multiple_t1w: str = "lowest_run",
+) -> tuple[list[ScanRecord], list[Excluded]]:
+    """Scan records (with the cells of their covariates) for the selected subjects of a BIDS dataset.
+
+    Returns (records, exclusions found while listing files). Raises :class:`InputDataError`
+    for dataset-level problems: no T1w at all, duplicate participant/session rows, a covariate
+    column present in no table; :class:`ConfigError` for an unknown participant_label.
+    """
+    root = Path(bids_dir).absolute()
+    if not root.is_dir():
+        raise InputDataError(root, "BIDS folder not found", "Check config key input.bids_dir")
+    files, excluded = find_t1w(root)
+    subjects = sorted({f.participant_id for f in files} | {e.participant_id for e in excluded})
+    if not subjects:
+        raise InputDataError(
+            root,
+            "no T1w images found; expected files like sub-<label>/[ses-<label>/]anat/sub-<label>_T1w.nii.gz",
+            "Point input.bids_dir at the dataset root (the folder holding participants.tsv)",
+        )
+    selected = select_participants(subjects, participant_label, str(root))
+    if selected is not None:
+        files = [f for f in files if f.participant_id in selected]
+        excluded = [e for e in excluded if e.participant_id in selected]
+    files, dropped = pick_one_per_session(files, multiple_t1w)
+    excluded += dropped
+
+    participants = _read_participants(root)
+    sessions: dict[str, Table] = {}
+    for pid in sorted({f.participant_id for f in files if f.session_id}):
+        table = _read_sessions(root, pid)
+        if table is not None:
+            sessions[pid] = table
+    _check_columns_exist(root, covariates, participants, sessions)
+
+    participant_rows = _index(participants, "participant_id", "sub") if participants else {}
+    session_rows = {pid: _index(t, "session_id", "ses") for pid, t in sessions.items()}
+    records = []
+    for item in files:
+        record = ScanRecord(item.participant_id, item.session_id, item.path)
+        for spec in covariates:
+            _attach_cell(record, spec.name, participants, participant_rows, sessions, session_rows)
+        records.append(record)
+    log.info(
+        "BIDS %s: %d T1w scans of %d subjects selected, %d files left out while listing",
+        root,
+        len(records),
+        len({r.participant_id for r in records}),
+        len(excluded),
+    )
+    return records, excluded
+
+
+def _read_participants(root: Path) -> Table | None:
+    path = root / "participants.tsv"
+    if not path.is_file():
+        log.warning("%s not found: covariates must come from sessions tables", path)
+        return None
+    return read_tsv(path, "participants.tsv", required=("participant_id",))
+
+
+def _read_sessions(root: Path, participant_id: str) -> Table | None:
+    path = root / participant_id / f"{participant_id}_sessions.tsv"
+    if not path.is_file():
+        return None
+    return read_tsv(path, f"{participant_id}/{path.name}", required=("session_id",))
+
+
+def _index(table: Table, column: str, prefix: str) -> dict[str, tuple[int, dict[str, str]]]:
+    """Rows of `table` by normalised id in `column`; fails on duplicate or malformed ids."""
+    rows: dict[str, tuple[int, dict[str, str]]] = {}
+    for line, row in table.rows:
+        raw = row[column]
+        key = normalise_label(raw, prefix)
+        if key is None:
+            raise InputDataError(
+                table.path,
+                f"line {line}, column '{column}': bad value '{raw}'; expected '{prefix}-<label>' "
+                "with a letters-and-digits label",
+            )
+        if key in rows:
+            raise InputDataError(
+                table.path,
+                f"lines {rows[key][0]} and {line}, column '{column}': duplicate value '{key}'; "
+                f"expected one row per {'participant' if prefix == 'sub' else 'session'}",
+                "Merge or remove the duplicate rows",
+            )
+        rows[key] = (line, row)
+    return rows
+
+
+def _check_columns_exist(
+    root: Path,
+    covariates: Sequence[CovariateSpec],
+    participants: Table | None,
+    sessions: dict[str, Table],
+) -> None:
+    """Fail when a configured covariate is a column of no table at all (dataset-level)."""
+    columns: set[str] = set(participants.columns) if participants else set()
+    for table in sessions.values():
+        columns.update(table.columns)
+    columns -= {"participant_id", "session_id"}
+    for spec in covariates:
+        if spec.name not in columns:
+            tables = ["participants.tsv"] if participants else []
+            if sessions:
+                tables.append("sub-*/sub-*_sessions.tsv")
+            raise InputDataError(
+                root / "participants.tsv",
+                f"covariate '{spec.name}' (config key 'covariates') is a column of no table "
+                f"({' or '.join(tables) or 'no participants.tsv or sessions.tsv found'}; "
+                f"columns found: {sorted(columns)}).{did_you_mean(spec.name, columns)}",
+                f"Add a '{spec.name}' column, or remove '{spec.name}' from the config's covariates",
+            )
+
+
+def _attach_cell(
+    record: ScanRecord,
+    name: str,
+    participants: Table | None,
+    participant_rows: dict[str, tuple[int, dict[str, str]]],
+    sessions: dict[str, Table],
+    session_rows: dict[str, dict[str, tuple[int, dict[str, str]]]],
+) -> None:
+    """Find the cell holding covariate `name` for `record`, or record why there is none."""
+    pid, sid = record.participant_id, record.session_id
+    ses_table = sessions.get(pid) if sid else None
+    if ses_table is not None and name in ses_table.columns:
+        hit = session_rows[pid].get(sid)
+        if hit is None:
+            record.problems.append(
+                f"{ses_table.name}: no row for session_id '{sid}' (needed for column '{name}'); "
+                f"expected a row for every session with a T1w scan"
+            )
+        else:
+            record.cells[name] = ses_table.cell(hit[0], hit[1], name)
+        return
+    if participants is not None and name in participants.columns:
+        hit = participant_rows.get(pid)
+        if hit is None:
+            record.problems.append(
+                f"participants.tsv: no row for participant_id '{pid}' (needed for column '{name}'); "
+                f"expected a row for every subject with a T1w scan"
+            )
+        else:
+            record.cells[name] = participants.cell(hit[0], hit[1], name)
+        return
+    ses_name = f"{pid}/{pid}_sessions.tsv"
+    part = "participants.tsv" if participants is not None else "participants.tsv (not found)"
+    if sid and ses_table is None:
+        where = f"{ses_name} (not found) and {part}"
+    elif sid:
+        where = f"{ses_name} and {part}"
+    else:
+        where = f"{part} (the scan has no session, so sessions tables are not used)"
+    record.problems.append(
+        f"no column '{name}' for this scan in {where}; expected a value for '{name}'"
+    )
+
+
+def bids_tracked_files(bids_dir: str | Path) -> list[str]:
+    """The files ingest reads from a BIDS folder (tables and T1w images), sorted; [] if absent.
+
+    For Snakemake inputs: a change to any of them (or a new one) makes ingest rerun.
+    """
+    root = Path(bids_dir)
+    if not root.is_dir():
+        return []
+    files, excluded = find_t1w(root)
+    paths = [f.path for f in files] + [e.path for e in excluded]
+    paths += [p for p in [root / "participants.tsv"] if p.is_file()]
+    paths += sorted(root.glob("sub-*/sub-*_sessions.tsv"))
+    # Broken links (e.g. git-annex content not fetched) are left to ingest to report and exclude.
+    return sorted({str(p) for p in paths if p.exists()})

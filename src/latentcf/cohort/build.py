@@ -1,0 +1,238 @@
+"""Ingest: input dataset (BIDS folder or plain TSV) -> validated cohort table + exclusions.
+
+Policy. Per-scan problems (missing covariate value or row, unseen category, non-numeric or
+out-of-range value, missing file, unreadable or non-3D NIfTI, misnamed T1w file) exclude that
+scan: it is logged and listed in excluded.tsv with the messages, and healthy scans go on —
+unless `strict` is true, then ingest fails listing every problem. Dataset-level problems always
+fail: duplicate subject/session rows, a covariate column found in no table, an unknown
+participant_label, an empty cohort after exclusion, fewer subjects than the split needs.
+On failure nothing is written.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from latentcf.cohort.bids import collect_bids
+from latentcf.cohort.records import NO_SESSION, Excluded, ScanRecord
+from latentcf.cohort.split import SplitError, assign_splits
+from latentcf.cohort.table import collect_table
+from latentcf.cohort.validate import CovariateSpec, check_image, check_value, parse_covariates
+from latentcf.errors import ConfigError, InputDataError, LatentCFError
+
+log = logging.getLogger(__name__)
+
+BASE_COLUMNS = ["scan", "participant_id", "session_id", "path", "split"]
+EXCLUDED_COLUMNS = ["participant_id", "session_id", "path", "reason"]
+MULTIPLE_T1W = ("lowest_run", "error")
+MAX_LISTED = 20
+
+
+class IngestError(LatentCFError):
+    """Ingest failed; the message lists every problem found."""
+
+
+@dataclass
+class Cohort:
+    """The result of ingest.
+
+    `table`: one row per scan, columns BASE_COLUMNS then the covariates in config order
+    (numeric as float, categorical as str). `excluded`: EXCLUDED_COLUMNS.
+    """
+
+    table: pd.DataFrame
+    excluded: pd.DataFrame
+
+
+def build_cohort(
+    source: str | Path,
+    covariates: Mapping[str, Mapping[str, Any]],
+    split: Mapping[str, float],
+    participant_label: object = None,
+    seed: int = 0,
+    options: Mapping[str, Any] | None = None,
+) -> Cohort:
+    """Read `source` (a BIDS folder, or a TSV file with a path column) into a validated cohort.
+
+    `covariates`, `split`, `participant_label`, `seed` are the config keys of the same names;
+    `options` is the config's `ingest` section ({strict, multiple_t1w}).
+    Raises :class:`LatentCFError` subclasses with messages naming file, line, column, value
+    and what was expected.
+    """
+    options = dict(options or {})
+    strict = bool(options.get("strict", False))
+    multiple = options.get("multiple_t1w", "lowest_run")
+    if multiple not in MULTIPLE_T1W:
+        raise ConfigError(
+            "ingest.multiple_t1w", f"got {multiple!r}; expected one of {list(MULTIPLE_T1W)}"
+        )
+    specs = parse_covariates(covariates)
+    source = Path(source)
+    records, excluded = _collect(source, specs, participant_label, multiple)
+
+    rows = []
+    for record in records:
+        row, problems = _validate_record(record, specs)
+        if problems:
+            excluded.append(
+                Excluded(record.participant_id, record.session_id, record.path, "; ".join(problems))
+            )
+        else:
+            rows.append(row)
+    problems = [e for e in excluded if e.is_problem]
+    for item in excluded:
+        log.warning("excluded %s: %s", item.path, item.reason)
+    if strict and problems:
+        raise IngestError(
+            _listing(
+                f"{source}: {len(problems)} scan(s) with problems (ingest.strict: true)", problems
+            )
+        )
+    if not rows:
+        raise IngestError(
+            _listing(
+                f"{source}: no usable scan left after exclusions; expected at least one", excluded
+            )
+        )
+    table = pd.DataFrame(rows, columns=BASE_COLUMNS + [s.name for s in specs])
+    try:
+        splits = assign_splits(
+            table["participant_id"],
+            seed,
+            float(split.get("val_fraction", 0.15)),
+            float(split.get("test_fraction", 0.15)),
+        )
+    except SplitError as exc:
+        raise IngestError(f"{source}: {exc}") from None
+    table["split"] = table["participant_id"].map(splits)
+    table = table.sort_values("scan", kind="stable").reset_index(drop=True)
+    log.info(
+        "cohort: %d scans of %d subjects (%s); %d excluded",
+        len(table),
+        table["participant_id"].nunique(),
+        ", ".join(f"{k}: {v} subjects" for k, v in _subject_counts(table).items()),
+        len(excluded),
+    )
+    return Cohort(table, _excluded_frame(excluded))
+
+
+def _collect(
+    source: Path, specs: Sequence[CovariateSpec], participant_label: object, multiple: str
+) -> tuple[list[ScanRecord], list[Excluded]]:
+    """Scan records and listing-time exclusions from a BIDS folder or a plain TSV."""
+    if source.is_dir():
+        return collect_bids(source, specs, participant_label, multiple)
+    if source.is_file():
+        return collect_table(source, specs, participant_label), []
+    raise InputDataError(
+        source,
+        "input not found; expected a BIDS folder or a TSV file",
+        "Check config keys input.bids_dir / input.table",
+    )
+
+
+def _excluded_frame(excluded: Sequence[Excluded]) -> pd.DataFrame:
+    ordered = sorted(excluded, key=lambda e: (e.participant_id, e.session_id or "", str(e.path)))
+    return pd.DataFrame(
+        [(e.participant_id, e.session_id or NO_SESSION, str(e.path), e.reason) for e in ordered],
+        columns=EXCLUDED_COLUMNS,
+    )
+
+
+def _validate_record(record: ScanRecord, specs: Sequence[CovariateSpec]) -> tuple[dict, list[str]]:
+    problems = list(record.problems)
+    row: dict[str, Any] = {
+        "scan": record.scan,
+        "participant_id": record.participant_id,
+        "session_id": record.session_id or NO_SESSION,
+        "path": str(record.path),
+        "split": "",
+    }
+    for spec in specs:
+        cell = record.cells.get(spec.name)
+        if cell is None:
+            continue  # its absence is already in record.problems
+        value, problem = check_value(spec, cell)
+        if problem:
+            problems.append(problem)
+        row[spec.name] = value
+    if record.check_path:
+        image_problem = check_image(record.path, record.path_where)
+        if image_problem:
+            problems.append(image_problem)
+    return row, problems
+
+
+def _subject_counts(table: pd.DataFrame) -> dict[str, int]:
+    counts = table.drop_duplicates("participant_id")["split"].value_counts()
+    return {name: int(counts.get(name, 0)) for name in ("train", "val", "test")}
+
+
+def _listing(header: str, items: Sequence[Excluded]) -> str:
+    lines = [f"  - {item.reason}" for item in items[:MAX_LISTED]]
+    if len(items) > MAX_LISTED:
+        lines.append(f"  ... and {len(items) - MAX_LISTED} more")
+    return header + ":\n" + "\n".join(lines)
+
+
+def write_cohort(cohort: Cohort, cohort_tsv: str | Path, excluded_tsv: str | Path) -> None:
+    """Write both tables as TSV (n/a for missing), each atomically (temp file + rename)."""
+    _write_tsv_atomic(cohort.table, Path(cohort_tsv))
+    _write_tsv_atomic(cohort.excluded, Path(excluded_tsv))
+
+
+def _write_tsv_atomic(frame: pd.DataFrame, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".tsv", dir=path.parent)
+    os.close(fd)
+    try:
+        frame.to_csv(tmp, sep="\t", index=False, na_rep=NO_SESSION, float_format="%.10g")
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def read_cohort(
+    path: str | Path, covariates: Mapping[str, Mapping[str, Any]] | None = None
+) -> pd.DataFrame:
+    """Read a cohort.tsv written by :func:`write_cohort`.
+
+    Keeps 'n/a' in session_id as the string 'n/a' (pandas would make it NaN), ids and paths as
+    str; with `covariates` (the config section), numeric covariates as float and categorical
+    ones as str.
+    """
+    dtypes: dict[str, Any] = {c: str for c in BASE_COLUMNS}
+    for name, entry in (covariates or {}).items():
+        dtypes[name] = float if entry.get("type") == "numeric" else str
+    return pd.read_csv(path, sep="\t", dtype=dtypes, keep_default_na=False, na_values={})
+
+
+def run_ingest(
+    source: str | Path,
+    cohort_tsv: str | Path,
+    excluded_tsv: str | Path,
+    covariates: Mapping[str, Mapping[str, Any]],
+    split: Mapping[str, float],
+    participant_label: object = None,
+    seed: int = 0,
+    options: Mapping[str, Any] | None = None,
+) -> Cohort:
+    """Build the cohort (see :func:`build_cohort`) and write it; nothing is written on failure.
+
+    A `source` that is a BIDS `dataset_description.json` stands for its folder.
+    """
+    source = Path(source)
+    if source.name == "dataset_description.json":
+        source = source.parent
+    cohort = build_cohort(source, covariates, split, participant_label, seed, options)
+    write_cohort(cohort, cohort_tsv, excluded_tsv)
+    return cohort

@@ -1,0 +1,154 @@
+"""BIDS input: which files become scans, where covariates come from, participant_label."""
+
+from __future__ import annotations
+
+import pytest
+from ingest_helpers import COVARIATES, SPLIT, make_bids, set_cell, write_nifti, write_tsv
+
+from latentcf.cohort import BASE_COLUMNS, build_cohort
+from latentcf.cohort.bids import bids_tracked_files
+from latentcf.errors import ConfigError, InputDataError
+
+
+def _build(root, **kwargs):
+    kwargs.setdefault("covariates", COVARIATES)
+    kwargs.setdefault("split", SPLIT)
+    kwargs.setdefault("seed", 1)
+    return build_cohort(root, **kwargs)
+
+
+def test_sessions_dataset_gives_one_row_per_t1w(bids):
+    cohort = _build(bids)
+    table = cohort.table
+    assert list(table.columns) == BASE_COLUMNS + ["age", "sex", "diagnosis"]
+    assert len(table) == 12  # 6 subjects x 2 sessions; T2w, bold, sidecars, derivatives ignored
+    assert cohort.excluded.empty
+    row = table.set_index("scan").loc["sub-002/ses-02/anat/sub-002_ses-02"]
+    assert row["participant_id"] == "sub-002"
+    assert row["session_id"] == "ses-02"
+    assert row["path"] == str(bids / "sub-002/ses-02/anat/sub-002_ses-02_T1w.nii.gz")
+    assert row["age"] == 64.0  # sessions.tsv: 60 + 2 + 2
+    assert row["sex"] == "M"  # participants.tsv
+    assert row["diagnosis"] == "AD"
+    assert set(table["split"]) <= {"train", "val", "test"}
+    assert table["scan"].is_monotonic_increasing
+
+
+def test_no_session_dataset_uses_participants_tsv(bids_nosession):
+    table = _build(bids_nosession).table
+    assert len(table) == 6
+    row = table.set_index("scan").loc["sub-003/anat/sub-003"]
+    assert row["session_id"] == "n/a"
+    assert row["age"] == 63.0
+    assert (row["sex"], row["diagnosis"]) == ("F", "CN")
+
+
+def test_session_value_wins_over_participants_value(tmp_path):
+    root = make_bids(tmp_path / "bids", n_subjects=3, noise=False)
+    rows = [(f"sub-{i:03d}", "F", 99) for i in range(1, 4)]
+    write_tsv(root / "participants.tsv", ["participant_id", "sex", "age"], rows)
+    table = _build(root).table
+    assert set(table["age"]) == {61.0, 62.0, 63.0, 64.0, 65.0}  # sessions.tsv ages, never 99
+
+
+def test_covariate_falls_back_to_participants_when_no_sessions_table(tmp_path):
+    root = make_bids(tmp_path / "bids", n_subjects=3, noise=False)
+    (root / "sub-001" / "sub-001_sessions.tsv").unlink()
+    write_tsv(
+        root / "participants.tsv",
+        ["participant_id", "sex", "age", "diagnosis"],
+        [("sub-001", "F", 50, "CN"), ("sub-002", "M", 51, "CN"), ("sub-003", "F", 52, "AD")],
+    )
+    table = _build(root).table.set_index("scan")
+    assert table.loc["sub-001/ses-01/anat/sub-001_ses-01", "age"] == 50.0
+    assert table.loc["sub-002/ses-01/anat/sub-002_ses-01", "age"] == 62.0
+
+
+def test_several_runs_keep_the_lowest(tmp_path):
+    root = make_bids(tmp_path / "bids", n_subjects=3, noise=False)
+    anat = root / "sub-001" / "ses-01" / "anat"
+    (anat / "sub-001_ses-01_T1w.nii.gz").unlink()
+    write_nifti(anat / "sub-001_ses-01_run-2_T1w.nii.gz")
+    write_nifti(anat / "sub-001_ses-01_run-10_T1w.nii.gz")
+    write_nifti(anat / "sub-001_ses-01_acq-fast_run-1_T1w.nii.gz")
+    cohort = _build(root)
+    row = cohort.table.set_index("scan").loc["sub-001/ses-01/anat/sub-001_ses-01"]
+    assert row["path"].endswith("sub-001_ses-01_acq-fast_run-1_T1w.nii.gz")
+    excluded = cohort.excluded
+    assert sorted(excluded["path"].map(lambda p: p.rsplit("/", 1)[1])) == [
+        "sub-001_ses-01_run-10_T1w.nii.gz",
+        "sub-001_ses-01_run-2_T1w.nii.gz",
+    ]
+    assert excluded["reason"].str.contains("sub-001_ses-01_acq-fast_run-1_T1w.nii.gz").all()
+    # not a problem: strict mode accepts it
+    assert len(_build(root, options={"strict": True}).table) == 6
+
+
+def test_several_runs_error_mode(tmp_path):
+    root = make_bids(tmp_path / "bids", n_subjects=3, noise=False)
+    write_nifti(root / "sub-002" / "ses-01" / "anat" / "sub-002_ses-01_run-2_T1w.nii.gz")
+    with pytest.raises(InputDataError, match=r"2 T1w images for sub-002/ses-01 .*expected one"):
+        _build(root, options={"multiple_t1w": "error"})
+
+
+def test_misnamed_t1w_is_excluded(tmp_path):
+    root = make_bids(tmp_path / "bids", n_subjects=3, noise=False)
+    anat = root / "sub-003" / "ses-02" / "anat"
+    (anat / "sub-003_ses-02_T1w.nii.gz").rename(anat / "sub-003_ses-01_T1w.nii.gz")
+    cohort = _build(root)
+    assert len(cohort.table) == 5
+    (reason,) = cohort.excluded["reason"]
+    assert "sub-003/ses-02/anat/sub-003_ses-01_T1w.nii.gz" in reason
+    assert "expected it to start with 'sub-003_ses-02_'" in reason
+
+
+@pytest.mark.parametrize(
+    "labels, expected",
+    [
+        (["001", "sub-002", "003"], {"sub-001", "sub-002", "sub-003"}),
+        ("sub-004,005 006", {"sub-004", "sub-005", "sub-006"}),
+        (4, {"sub-004"}),  # --config participant_label=004 arrives as the int 4
+        ([], {f"sub-{i:03d}" for i in range(1, 7)}),
+    ],
+)
+def test_participant_label_filter(bids, labels, expected):
+    no_split = {"val_fraction": 0, "test_fraction": 0}  # one subject is enough
+    table = _build(bids, participant_label=labels, split=no_split).table
+    assert set(table["participant_id"]) == expected
+
+
+def test_unknown_participant_label_suggests_closest(bids):
+    with pytest.raises(ConfigError) as info:
+        _build(bids, participant_label=["sub-0001"])
+    message = str(info.value)
+    assert "config key 'participant_label'" in message
+    assert "'sub-0001' is not a subject of" in message
+    assert "Did you mean 'sub-001'?" in message
+
+
+def test_participant_label_filter_skips_problems_of_other_subjects(bids):
+    set_cell(bids / "sub-005" / "sub-005_sessions.tsv", 2, "age", "old")
+    cohort = _build(bids, participant_label=["001", "002", "003"])
+    assert cohort.excluded.empty
+
+
+def test_no_t1w_at_all(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputDataError, match="no T1w images found"):
+        _build(tmp_path / "empty")
+
+
+def test_tracked_files_lists_tables_and_t1w_only(bids):
+    files = bids_tracked_files(bids)
+    assert str(bids / "participants.tsv") in files
+    assert str(bids / "sub-001" / "sub-001_sessions.tsv") in files
+    t1w = [f for f in files if f.endswith("_T1w.nii.gz")]
+    assert len(t1w) == 12
+    assert not any("derivatives" in f or "sourcedata" in f or "T2w" in f for f in files)
+
+
+def test_numeric_participant_label_must_be_unambiguous(tmp_path):
+    root = make_bids(tmp_path / "bids", n_subjects=3, sessions=(), noise=False)
+    write_nifti(root / "sub-1" / "anat" / "sub-1_T1w.nii.gz")
+    with pytest.raises(ConfigError, match=r"1 matches several subjects .*\['sub-001', 'sub-1'\]"):
+        _build(root, participant_label=1, split={"val_fraction": 0, "test_fraction": 0})

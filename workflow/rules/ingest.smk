@@ -1,0 +1,39 @@
+# Ingest: the input dataset (BIDS folder, or a plain TSV with a path column) -> one validated
+# cohort table, one row per T1w scan, split train/val/test by subject. A checkpoint, because the
+# per-scan rules that follow read the table to build the DAG. Scans with problems are listed in
+# excluded.tsv (or fail the run with ingest.strict: true). See latentcf.cohort.
+
+from latentcf.cohort.bids import bids_tracked_files
+
+
+def ingest_tracked_files(wildcards):
+    """participants.tsv, sessions tables and T1w images of a user's BIDS folder, so that
+    editing or adding any of them reruns ingest (the demo folder is a rule output instead)."""
+    if config["demo"]["enabled"] or not config["input"]["bids_dir"]:
+        return []
+    return bids_tracked_files(config["input"]["bids_dir"])
+
+
+checkpoint ingest:
+    input:
+        source=ingest_input,
+        tracked=ingest_tracked_files,
+    output:
+        cohort=f"{OUT}/cohort/cohort.tsv",
+        excluded=f"{OUT}/cohort/excluded.tsv",
+    params:
+        covariates=config["covariates"],
+        split=config["split"],
+        participant_label=config["participant_label"],
+        seed=config["seed"],
+        options=config["ingest"],
+    log:
+        "logs/ingest.log",
+    conda:
+        "../../envs/latentcf.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    script:
+        "../../scripts/ingest.py"
