@@ -8,6 +8,7 @@ from pathlib import Path
 from latentcf.cohort import read_cohort
 from latentcf.config import ConfigValidationError, validate_config
 from latentcf.templates import TEMPLATE_ID
+from snakemake.utils import min_version
 
 
 min_version("9.0")

@@ -1,0 +1,45 @@
+# The embedded demo cohort: a simulated BIDS dataset with ground truth (docs/demo_cohort.md).
+
+
+rule simulate_demo:
+    output:
+        bids=directory(f"{OUT}/demo/bids"),
+    params:
+        demo=config["demo"],
+        interventions=config["interventions"],
+        seed=config["seed"],
+    log:
+        "logs/demo/simulate.log",
+    benchmark:
+        "benchmarks/demo/simulate.tsv"
+    conda:
+        "../../envs/latentcf.yaml"
+    threads: 2
+    resources:
+        mem_mb=2000,
+        runtime=20,
+    script:
+        "../../scripts/simulate_demo.py"
+
+
+rule plot_demo_truth:
+    input:
+        bids=f"{OUT}/demo/bids",
+    output:
+        figure=report(
+            f"{OUT}/demo/truth_volumes_vs_age.png",
+            caption="../report/demo_truth.rst",
+            category="Demo cohort",
+        ),
+    params:
+        volumes="derivatives/truth/volumes.tsv",
+    log:
+        "logs/demo/plot_truth.log",
+    conda:
+        "../../envs/latentcf.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    script:
+        "../../scripts/plot_demo_truth.py"
