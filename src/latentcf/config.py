@@ -18,6 +18,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from latentcf.errors import LatentCFError, did_you_mean
+from latentcf.preprocess.settings import settings_problems as preprocess_settings_problems
 
 ROOT_SCHEMA = "config.schema.yaml"
 
@@ -149,6 +150,7 @@ def _semantic_problems(config: Mapping[str, Any]) -> Iterator[str]:
             f"{split['val_fraction']} + {split['test_fraction']}"
         )
     yield from _intervention_problems(config["interventions"], covariates)
+    yield from preprocess_settings_problems(config["preprocess"])
     demo_on = config.get("demo", {}).get("enabled", False)
     source = config["input"]
     if not demo_on and not (source.get("bids_dir") or source.get("table")):

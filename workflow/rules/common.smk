@@ -65,8 +65,9 @@ def scan_input_t1w(wildcards):
 # ---------------------------------------------------------------- preprocessed images
 
 
-def preproc_path(scan, desc="preproc", suffix="T1w"):
-    return f"{OUT}/preprocess/{scan}_space-{TEMPLATE_ID}_res-{RES}_desc-{desc}_{suffix}.nii.gz"
+def preproc_path(scan, pattern=None):
+    """Model-grid file of `scan` (PREPROC_T1W by default; patterns are in preprocess.smk)."""
+    return (pattern or PREPROC_T1W).format(scan=scan, res=RES)
 
 
 def preproc_t1w(wildcards):
@@ -74,7 +75,7 @@ def preproc_t1w(wildcards):
 
 
 def preproc_mask(wildcards):
-    return preproc_path(wildcards.scan, "brain", "mask")
+    return preproc_path(wildcards.scan, PREPROC_MASK)
 
 
 def preproc_t1w_for_split(*splits):
@@ -84,4 +85,4 @@ def preproc_t1w_for_split(*splits):
 
 def preproc_mask_for_split(*splits):
     """Input function: model-grid brain masks of every scan in `splits`."""
-    return lambda wildcards: [preproc_path(s, "brain", "mask") for s in scans(*splits)]
+    return lambda wildcards: [preproc_path(s, PREPROC_MASK) for s in scans(*splits)]

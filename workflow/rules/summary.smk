@@ -7,6 +7,7 @@ def summary_inputs(wildcards):
     if config["demo"]["enabled"]:
         targets["demo_figure"] = f"{OUT}/demo/truth_volumes_vs_age.png"
     targets["preprocessed"] = [preproc_path(s) for s in scans()]
+    targets["preprocess_qc"] = [PREPROC_QC_TABLE, PREPROC_QC_MOSAIC]
     return targets
 
 

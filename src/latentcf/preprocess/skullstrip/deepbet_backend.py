@@ -1,0 +1,33 @@
+"""deepbet backend: CNN brain extraction (Fisch et al. 2024), TorchScript weights in the wheel."""
+
+from __future__ import annotations
+
+import warnings
+from functools import lru_cache
+
+import nibabel as nib
+import numpy as np
+
+
+@lru_cache(maxsize=2)
+def _extractor(no_gpu: bool):
+    """deepbet's two networks, loaded once per process."""
+    from deepbet import BrainExtraction
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # torch.jit.load
+        return BrainExtraction(no_gpu=no_gpu)
+
+
+def brain_mask(head: nib.Nifti1Image, threshold: float = 0.5, use_gpu: bool = True) -> np.ndarray:
+    """Brain mask (bool, shape of `head`) from deepbet's probability map > `threshold`.
+
+    Runs on the GPU when torch sees one and `use_gpu` is true, else on the CPU.
+    """
+    import torch
+
+    extractor = _extractor(not (use_gpu and torch.cuda.is_available()))
+    # deepbet reorients to RAS internally and returns the mask on the input's voxel grid.
+    image = nib.Nifti1Image(np.asarray(head.dataobj, dtype=np.float32), head.affine)
+    _, mask_img, _ = extractor.run(image, threshold=float(threshold))
+    return np.asarray(mask_img.dataobj).astype(bool)

@@ -1,0 +1,37 @@
+"""Cohort QC table and mosaic."""
+
+from __future__ import annotations
+
+import json
+
+import nibabel as nib
+import numpy as np
+
+from latentcf.grid import grid_affine, grid_shape
+from latentcf.preprocess.summary import write_qc_summary
+
+
+def test_qc_summary_flags_bad_scans(tmp_path):
+    scans, ss, reg, images = [], [], [], []
+    for i, (volume, dice_) in enumerate([(1500.0, 0.96), (600.0, 0.95), (1400.0, 0.7)]):
+        scan = f"sub-{i:03d}/anat/sub-{i:03d}"
+        scans.append(scan)
+        ss.append(tmp_path / f"{i}_ss.json")
+        ss[-1].write_text(json.dumps({"skullstrip_method": "deepbet", "brain_volume_ml": volume}))
+        reg.append(tmp_path / f"{i}_reg.json")
+        reg[-1].write_text(
+            json.dumps(
+                {
+                    "dice_template_brain_mask": dice_,
+                    "ncc_template_brain": 0.8,
+                    "affine_scale_factor": 1.0,
+                }
+            )
+        )
+        data = np.random.default_rng(i).random(grid_shape(4)).astype(np.float32)
+        images.append(tmp_path / f"{i}.nii.gz")
+        nib.save(nib.Nifti1Image(data, grid_affine(4)), images[-1])
+    table = write_qc_summary(scans, ss, reg, images, tmp_path / "qc.tsv", tmp_path / "qc.png")
+    assert list(table["flag"]) == ["n/a", "brain_volume", "registration"]
+    assert (tmp_path / "qc.tsv").read_text().splitlines()[0].startswith("scan\t")
+    assert (tmp_path / "qc.png").stat().st_size > 5_000
