@@ -11,7 +11,9 @@ from latentcf.grid import grid_affine, grid_shape
 from latentcf.templates import template_files
 
 
-@pytest.mark.parametrize(("res", "shape"), [(1, (160, 192, 160)), (2, (80, 96, 80)), (4, (40, 48, 40))])
+@pytest.mark.parametrize(
+    ("res", "shape"), [(1, (160, 192, 160)), (2, (80, 96, 80)), (4, (40, 48, 40))]
+)
 def test_shapes(res, shape):
     assert grid_shape(res) == shape
 

@@ -181,10 +181,18 @@ def _intervention_problems(
                 spec = covariates[cov]
                 if kind == "shift" and spec["type"] != "numeric":
                     yield f"{where}: cannot shift categorical covariate '{cov}'; use set: {{{cov}: <level>}}"
-                if kind == "set" and spec["type"] == "categorical" and str(value) not in spec["levels"]:
+                if (
+                    kind == "set"
+                    and spec["type"] == "categorical"
+                    and str(value) not in spec["levels"]
+                ):
                     yield (
                         f"{where}: unseen level {value!r} for '{cov}'; expected one of {spec['levels']}."
                         f"{did_you_mean(value, spec['levels'])}"
                     )
-                if kind == "set" and spec["type"] == "numeric" and not isinstance(value, int | float):
+                if (
+                    kind == "set"
+                    and spec["type"] == "numeric"
+                    and not isinstance(value, int | float)
+                ):
                     yield f"{where}: '{cov}' is numeric, got {value!r}"

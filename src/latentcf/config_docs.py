@@ -1,6 +1,6 @@
 """Render config/README.md from the JSON schemas, so the documentation never drifts from them.
 
-    python -m latentcf.config_docs > config/README.md
+python -m latentcf.config_docs > config/README.md
 """
 
 from __future__ import annotations
@@ -31,14 +31,21 @@ Pass your own file with `snakemake --configfile my.yaml`, or single keys with
 def render_config_docs(schema_dir: Path | None = None) -> str:
     """Markdown table of every config key: dotted name, type, default, description."""
     registry = load_registry(schema_dir or default_schema_dir())
-    rows = [_row(key, schema) for key, schema in _walk(registry.contents(ROOT_SCHEMA), "", registry)]
+    rows = [
+        _row(key, schema) for key, schema in _walk(registry.contents(ROOT_SCHEMA), "", registry)
+    ]
     return HEADER + "\n".join(rows) + "\n"
 
 
-def _walk(schema: Mapping[str, Any], prefix: str, registry: Any) -> Iterator[tuple[str, Mapping[str, Any]]]:
+def _walk(
+    schema: Mapping[str, Any], prefix: str, registry: Any
+) -> Iterator[tuple[str, Mapping[str, Any]]]:
     for name, sub in schema.get("properties", {}).items():
         if "$ref" in sub:
-            sub = {**registry.contents(sub["$ref"]), **{k: v for k, v in sub.items() if k != "$ref"}}
+            sub = {
+                **registry.contents(sub["$ref"]),
+                **{k: v for k, v in sub.items() if k != "$ref"},
+            }
         key = f"{prefix}{name}"
         if "properties" in sub:
             yield from _walk(sub, key + ".", registry)
@@ -47,7 +54,9 @@ def _walk(schema: Mapping[str, Any], prefix: str, registry: Any) -> Iterator[tup
 
 
 def _row(key: str, schema: Mapping[str, Any]) -> str:
-    kind = schema.get("type") or ("one of " + ", ".join(map(str, schema["enum"])) if "enum" in schema else "")
+    kind = schema.get("type") or (
+        "one of " + ", ".join(map(str, schema["enum"])) if "enum" in schema else ""
+    )
     kind = "/".join(kind) if isinstance(kind, list) else kind
     default = json.dumps(schema["default"]) if "default" in schema else ""
     description = " ".join(str(schema.get("description", "")).split())

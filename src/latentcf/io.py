@@ -29,14 +29,20 @@ def read_header_checked(path: str | Path) -> nib.Nifti1Image:
     """
     path = Path(path)
     if not path.name.endswith(NIFTI_SUFFIXES):
-        raise InputDataError(path, f"expected a NIfTI file ending in .nii or .nii.gz, got '{path.name}'")
+        raise InputDataError(
+            path, f"expected a NIfTI file ending in .nii or .nii.gz, got '{path.name}'"
+        )
     if not path.is_file():
-        raise InputDataError(path, "file not found", "Check the path in the cohort table or BIDS folder")
+        raise InputDataError(
+            path, "file not found", "Check the path in the cohort table or BIDS folder"
+        )
     try:
         img = nib.load(str(path))
     except Exception as exc:  # nibabel raises several types for corrupt headers
         raise InputDataError(
-            path, f"unreadable NIfTI ({type(exc).__name__}: {exc})", "Re-export or re-download the file"
+            path,
+            f"unreadable NIfTI ({type(exc).__name__}: {exc})",
+            "Re-export or re-download the file",
         ) from exc
     shape = img.shape
     if len(shape) == 4 and shape[3] == 1:
@@ -74,13 +80,16 @@ def load_t1w(path: str | Path) -> nib.Nifti1Image:
         data = np.asarray(img.dataobj, dtype=np.float32)
     except Exception as exc:  # truncated gzip, short file
         raise InputDataError(
-            path, f"could not read the voxel data ({type(exc).__name__}: {exc}); the file is probably truncated"
+            path,
+            f"could not read the voxel data ({type(exc).__name__}: {exc}); the file is probably truncated",
         ) from exc
     if data.ndim == 4:
         data = data[..., 0]
     n_bad = int(np.count_nonzero(~np.isfinite(data)))
     if n_bad:
-        raise InputDataError(path, f"{n_bad} voxels are NaN or Inf", "Replace them (e.g. by 0) or re-export the scan")
+        raise InputDataError(
+            path, f"{n_bad} voxels are NaN or Inf", "Replace them (e.g. by 0) or re-export the scan"
+        )
     if float(data.max()) == float(data.min()):
         raise InputDataError(path, f"the image is constant (every voxel is {float(data.min())})")
     header = img.header.copy()
@@ -100,6 +109,7 @@ def save_nifti_atomic(img: nib.Nifti1Image, path: str | Path) -> Path:
     os.close(fd)
     try:
         nib.save(img, tmp)
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; outputs must be readable like any other file
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

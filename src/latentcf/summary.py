@@ -9,7 +9,9 @@ from pathlib import Path
 import pandas as pd
 
 
-def write_summary(output_dir: str | Path, inputs: Mapping[str, str | Sequence[str]], out_path: str | Path) -> Path:
+def write_summary(
+    output_dir: str | Path, inputs: Mapping[str, str | Sequence[str]], out_path: str | Path
+) -> Path:
     """Write `out_path` listing the cohort's size and splits and every stage's outputs.
 
     `inputs` maps a stage name to one path or a list of paths (the summary rule's inputs).

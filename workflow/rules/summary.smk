@@ -8,6 +8,9 @@ def summary_inputs(wildcards):
         targets["demo_figure"] = f"{OUT}/demo/truth_volumes_vs_age.png"
     targets["preprocessed"] = [preproc_path(s) for s in scans()]
     targets["preprocess_qc"] = [PREPROC_QC_TABLE, PREPROC_QC_MOSAIC]
+    targets["vqvae_model"] = rules.train_vqvae.output.model
+    targets["vqvae_latents"] = expand(rules.encode_vqvae.output.latent, scan=scans())
+    targets["vqvae_reconstructions"] = list(rules.summarise_reconstructions.output)
     return targets
 
 

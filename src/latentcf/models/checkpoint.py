@@ -1,0 +1,186 @@
+"""Model files: save atomically, load safely (weights_only=True) with architecture checks.
+
+A model file is a dict of plain types and tensors:
+``{"format": "latentcf-model", "format_version": 1, "family", "model_config", "fingerprint",
+"state_dict", "meta"}``. `fingerprint` hashes the family, its config and every parameter/buffer
+name and shape, so a file from another architecture fails with a message naming the differing
+settings instead of a shape-mismatch traceback.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from latentcf.errors import InputDataError
+from latentcf.models.base import LatentAutoencoder, build_model
+
+FORMAT = "latentcf-model"
+FORMAT_VERSION = 1
+
+
+def config_hash(obj: Any) -> str:
+    """Stable short hash (16 hex digits) of a JSON-serialisable object."""
+    text = json.dumps(obj, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def architecture_fingerprint(model: LatentAutoencoder, model_config: dict[str, Any]) -> str:
+    """Hash of family + config + (name, shape) of every state-dict entry."""
+    shapes = [(k, list(v.shape)) for k, v in model.state_dict().items()]
+    return config_hash({"family": model.family, "config": model_config, "shapes": shapes})
+
+
+def atomic_write(path: str | Path, write: Callable[[str], Any]) -> Path:
+    """Call `write(tmp)` on a temporary file beside `path`, then rename it to `path`.
+
+    A crash mid-write never leaves a partial file under the final name. The file gets the
+    usual permissions (0666 minus the umask), not mkstemp's 0600.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    suffix = "".join(path.suffixes[-2:]) or ".tmp"
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def atomic_torch_save(obj: Any, path: str | Path) -> Path:
+    """torch.save to a temporary file in the same folder, then rename over `path`."""
+    return atomic_write(path, lambda tmp: torch.save(obj, tmp))
+
+
+def safe_torch_load(path: str | Path) -> dict[str, Any]:
+    """torch.load(weights_only=True) on CPU; InputDataError if the file is missing or not loadable."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputDataError(path, "model/checkpoint file not found")
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # pickle errors, truncated zip, disallowed globals
+        raise InputDataError(
+            path,
+            f"not a loadable model file ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})",
+            "Delete it and rerun training",
+        ) from exc
+    if not isinstance(obj, dict):
+        raise InputDataError(path, f"expected a dict in the model file, got {type(obj).__name__}")
+    return obj
+
+
+def model_payload(
+    model: LatentAutoencoder, model_config: dict[str, Any], meta: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The dict stored in a model file (state dict cloned to CPU)."""
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "family": model.family,
+        "model_config": model_config,
+        "fingerprint": architecture_fingerprint(model, model_config),
+        "state_dict": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
+        "meta": meta or {},
+    }
+
+
+def save_model(
+    path: str | Path,
+    model: LatentAutoencoder,
+    model_config: dict[str, Any],
+    meta: dict[str, Any] | None = None,
+) -> Path:
+    """Write a model file atomically. `meta`: plain types only (e.g. grid shape, steps trained)."""
+    return atomic_torch_save(model_payload(model, model_config, meta), path)
+
+
+def _describe_config_difference(stored: dict[str, Any], expected: dict[str, Any]) -> str:
+    keys = sorted(set(stored) | set(expected))
+    diffs = [
+        f"{k}: file has {stored.get(k, '<unset>')!r}, config has {expected.get(k, '<unset>')!r}"
+        for k in keys
+        if stored.get(k) != expected.get(k)
+    ]
+    return "; ".join(diffs)
+
+
+def restore_model(
+    payload: dict[str, Any],
+    path: str | Path,
+    family: str | None = None,
+    model_config: dict[str, Any] | None = None,
+) -> LatentAutoencoder:
+    """Rebuild a model from a loaded payload, checking it against the expected family/config."""
+    if payload.get("format") != FORMAT or payload.get("format_version") != FORMAT_VERSION:
+        raise InputDataError(
+            path,
+            f"not a latentcf model file (format {payload.get('format')!r} version "
+            f"{payload.get('format_version')!r}; expected {FORMAT!r} version {FORMAT_VERSION})",
+            "Delete it and rerun training",
+        )
+    stored_family, stored_config = payload["family"], payload["model_config"]
+    if family is not None and family != stored_family:
+        raise InputDataError(
+            path,
+            f"the file holds a {stored_family!r} model but config model.family is {family!r}",
+            "Retrain (the training rule reruns when the config changes) or restore the config",
+        )
+    if model_config is not None and model_config != stored_config:
+        raise InputDataError(
+            path,
+            "the file was trained with a different model configuration ("
+            + _describe_config_difference(stored_config, model_config)
+            + ")",
+            f"Retrain the model (snakemake --forcerun train_{stored_family}) or restore the config",
+        )
+    model = build_model(stored_family, stored_config)
+    expected = architecture_fingerprint(model, stored_config)
+    if payload.get("fingerprint") != expected:
+        raise InputDataError(
+            path,
+            f"architecture fingerprint {payload.get('fingerprint')} does not match the code's "
+            f"{expected} for the stored configuration (saved by another latentcf version?)",
+            "Retrain the model",
+        )
+    state = payload["state_dict"]
+    own = model.state_dict()
+    bad = [k for k in own if k not in state or tuple(state[k].shape) != tuple(own[k].shape)] + [
+        k for k in state if k not in own
+    ]
+    if bad:
+        raise InputDataError(
+            path, f"weights do not fit the architecture (first mismatching entries: {bad[:5]})"
+        )
+    model.load_state_dict(state, strict=True)
+    return model
+
+
+def load_model(
+    path: str | Path,
+    family: str | None = None,
+    model_config: dict[str, Any] | None = None,
+    device: str | torch.device = "cpu",
+) -> tuple[LatentAutoencoder, dict[str, Any]]:
+    """Load a model file (weights_only=True) and return (model in eval mode on `device`, meta).
+
+    If `family`/`model_config` are given, the file must have been trained with exactly those;
+    otherwise raise :class:`InputDataError` naming the differing settings.
+    """
+    payload = safe_torch_load(path)
+    model = restore_model(payload, path, family, model_config)
+    return model.to(device).eval(), dict(payload.get("meta", {}))
