@@ -91,3 +91,15 @@ def test_config_readme_is_up_to_date(repo_root):
 
     current = (repo_root / "config" / "README.md").read_text()
     assert current == render_config_docs(), "run: python -m latentcf.config_docs > config/README.md"
+
+
+def test_key_order_does_not_change_the_validated_config():
+    """Snakemake compares params as text: the same settings in another order must not rerun jobs."""
+    a = validate_config({"demo": {"enabled": True, "n_subjects": 4}, "seed": 1})
+    b = validate_config({"seed": 1, "demo": {"n_subjects": 4, "enabled": True}})
+    assert repr(a) == repr(b)
+    covariates = {"sex": {"type": "categorical", "levels": ["F", "M"]}, "age": {"type": "numeric"}}
+    c = validate_config(
+        {**DEMO_ON, "covariates": covariates, "interventions": [{"name": "a", "shift": {"age": 1}}]}
+    )
+    assert list(c["covariates"]) == ["sex", "age"], "covariate order is meaningful and kept"

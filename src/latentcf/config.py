@@ -89,7 +89,24 @@ def validate_config(config: dict[str, Any], schema_dir: Path | None = None) -> d
         problems = list(_semantic_problems(config))
     if problems:
         raise ConfigValidationError(problems)
+    canonical = _sorted_keys(config, keep_order=("covariates",))
+    config.clear()
+    config.update(canonical)
     return config
+
+
+def _sorted_keys(value: Any, keep_order: tuple[str, ...] = ()) -> Any:
+    """`value` with every mapping's keys sorted, except the top-level keys named in `keep_order`.
+
+    Snakemake compares `params:` by their text, so the order in which a user writes keys (or
+    in which defaults were filled in) must not trigger reruns; the covariate order is meaningful.
+    """
+    if isinstance(value, dict):
+        items = value.items() if keep_order == ("*",) else sorted(value.items())
+        return {k: _sorted_keys(v, ("*",) if k in keep_order else ()) for k, v in items}
+    if isinstance(value, list):
+        return [_sorted_keys(v) for v in value]
+    return value
 
 
 def load_config(path: str | Path, schema_dir: Path | None = None) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from vq_model_helpers import TINY_MODEL
+from vq_settings import TINY_MODEL
 
 from latentcf.errors import InputDataError
 from latentcf.models import build_model, load_model, save_model

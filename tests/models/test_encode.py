@@ -8,7 +8,7 @@ import nibabel as nib
 import numpy as np
 import pandas as pd
 import pytest
-from vq_model_helpers import TINY_MODEL, TINY_TRAIN
+from vq_settings import TINY_MODEL, TINY_TRAIN
 
 from latentcf.encode import METRIC_COLUMNS, encode_scan, summarise_reconstructions
 from latentcf.errors import InputDataError

@@ -7,7 +7,7 @@ import math
 import pandas as pd
 import pytest
 import torch
-from vq_train_helpers import TINY_MODEL, TINY_TRAIN
+from vq_settings import TINY_MODEL, TINY_TRAIN
 
 from latentcf.errors import ConfigError
 from latentcf.models import load_model

@@ -10,7 +10,7 @@ import textwrap
 
 import pandas as pd
 import torch
-from vq_train_helpers import TINY_MODEL, TINY_TRAIN
+from vq_settings import TINY_MODEL, TINY_TRAIN
 
 from latentcf.train import TrainOutputs, train_model
 
