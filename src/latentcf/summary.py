@@ -8,6 +8,12 @@ from pathlib import Path
 
 import pandas as pd
 
+# Tables whose numeric columns the summary states (file name -> section title).
+TABLES_TO_SUMMARISE = {
+    "preprocess_qc.tsv": "Preprocessing QC (brain volume in ml, Dice/NCC with the template brain)",
+    "reconstruction_metrics.tsv": "Reconstruction of held-out scans (inside the brain mask)",
+}
+
 
 def write_summary(
     output_dir: str | Path, inputs: Mapping[str, str | Sequence[str]], out_path: str | Path
@@ -31,6 +37,15 @@ def write_summary(
         paths = [paths] if isinstance(paths, str) else list(paths)
         example = _rel(paths[0], out_path) if paths else "-"
         lines.append(f"| {stage} | {len(paths)} | `{example}` |")
+    for paths in inputs.values():
+        for path in [paths] if isinstance(paths, str) else paths:
+            if Path(path).name in TABLES_TO_SUMMARISE:
+                lines += [
+                    "",
+                    f"## {TABLES_TO_SUMMARISE[Path(path).name]}",
+                    "",
+                    _describe_table(path),
+                ]
     figures = [p for p in sorted(output_dir.rglob("*.png")) if "sub-" not in p.name]
     if figures:
         lines += ["", "## Figures", ""]
@@ -39,6 +54,13 @@ def write_summary(
     tmp.write_text("\n".join(lines) + "\n")
     os.replace(tmp, out_path)
     return out_path
+
+
+def _describe_table(path: str | Path) -> str:
+    """Mean, min and max of the numeric columns of a TSV, as a Markdown table."""
+    table = pd.read_csv(path, sep="\t").select_dtypes("number")
+    stats = table.agg(["mean", "min", "max"]).T.round(4)
+    return stats.to_markdown()  # pandas uses `tabulate` (pinned) for Markdown
 
 
 def _rel(path: str | Path, out_path: Path) -> str:

@@ -60,6 +60,8 @@ def test_every_stage_produced_its_outputs(tiny_run):
     assert set(metrics["split"]) <= {"val", "test"} and len(metrics) == 2
     summary = (results / "summary.md").read_text()
     assert "Cohort: 5 scans of 5 subjects" in summary
+    assert "## Reconstruction of held-out scans" in summary and "| ssim " in summary
+    assert "![preprocess_qc](preprocess/qc/preprocess_qc.png)" in summary
 
 
 def test_report_renders(tiny_run):

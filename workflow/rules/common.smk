@@ -2,10 +2,12 @@
 # and the input functions that turn it into per-scan file lists.
 
 import functools
+import os
 import sys
 from pathlib import Path
 
 from latentcf.cohort import read_cohort
+from latentcf.cohort.bids import bids_tracked_files
 from latentcf.config import ConfigValidationError, validate_config
 from latentcf.templates import TEMPLATE_ID
 from snakemake.utils import min_version
@@ -86,3 +88,49 @@ def preproc_t1w_for_split(*splits):
 def preproc_mask_for_split(*splits):
     """Input function: model-grid brain masks of every scan in `splits`."""
     return lambda wildcards: [preproc_path(s, PREPROC_MASK) for s in scans(*splits)]
+
+
+# ---------------------------------------------------------------- ingest
+
+
+def ingest_tracked_files(wildcards):
+    """participants.tsv, sessions tables and T1w images of a user's BIDS folder, so that
+    editing or adding any of them reruns ingest (the demo folder is a rule output instead)."""
+    if config["demo"]["enabled"] or not config["input"]["bids_dir"]:
+        return []
+    return bids_tracked_files(config["input"]["bids_dir"])
+
+
+# ---------------------------------------------------------------- model family vqvae
+
+VQVAE_TRAIN_RUNTIME_MIN = {1: 1440, 2: 240, 4: 60}
+
+
+def vqvae_train_runtime(wildcards):
+    budget = config["train"]["max_minutes"]
+    return int(budget + 30) if budget else VQVAE_TRAIN_RUNTIME_MIN[RES]
+
+
+def vqvae_heldout(kind):
+    """Input function: per-scan encode outputs (metrics / recon) of the val and test scans."""
+    names = {
+        "metrics": "desc-vqvae_metrics.tsv",
+        "recon": f"space-{TEMPLATE_ID}_res-{RES}_desc-vqvaerecon_T1w.nii.gz",
+    }
+    return lambda wildcards: [f"{VQVAE}/encode/{s}_{names[kind]}" for s in scans("val", "test")]
+
+
+# ---------------------------------------------------------------- summary
+
+
+def summary_inputs(wildcards):
+    """Every final output of the enabled stages (expands once the cohort table exists)."""
+    targets = {"cohort": f"{OUT}/cohort/cohort.tsv"}
+    if config["demo"]["enabled"]:
+        targets["demo_figure"] = f"{OUT}/demo/truth_volumes_vs_age.png"
+    targets["preprocessed"] = [preproc_path(s) for s in scans()]
+    targets["preprocess_qc"] = [PREPROC_QC_TABLE, PREPROC_QC_MOSAIC]
+    targets["vqvae_model"] = rules.train_vqvae.output.model
+    targets["vqvae_latents"] = expand(rules.encode_vqvae.output.latent, scan=scans())
+    targets["vqvae_reconstructions"] = list(rules.summarise_reconstructions.output)
+    return targets

@@ -3,17 +3,6 @@
 # per-scan rules that follow read the table to build the DAG. Scans with problems are listed in
 # excluded.tsv (or fail the run with ingest.strict: true). See latentcf.cohort.
 
-from latentcf.cohort.bids import bids_tracked_files
-
-
-def ingest_tracked_files(wildcards):
-    """participants.tsv, sessions tables and T1w images of a user's BIDS folder, so that
-    editing or adding any of them reruns ingest (the demo folder is a rule output instead)."""
-    if config["demo"]["enabled"] or not config["input"]["bids_dir"]:
-        return []
-    return bids_tracked_files(config["input"]["bids_dir"])
-
-
 checkpoint ingest:
     input:
         source=ingest_input,

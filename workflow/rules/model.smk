@@ -5,12 +5,6 @@
 
 VQVAE = f"{OUT}/vqvae"
 VQVAE_TRAIN_MEM_MB = {1: 24000, 2: 6000, 4: 2000}
-VQVAE_TRAIN_RUNTIME_MIN = {1: 1440, 2: 240, 4: 60}
-
-
-def vqvae_train_runtime(wildcards):
-    budget = config["train"]["max_minutes"]
-    return int(budget + 30) if budget else VQVAE_TRAIN_RUNTIME_MIN[RES]
 
 
 rule train_vqvae:
@@ -74,15 +68,6 @@ rule encode_vqvae:
         "../../envs/latentcf.yaml"
     script:
         "../../scripts/encode_vqvae.py"
-
-
-def vqvae_heldout(kind):
-    """Input function: per-scan encode outputs (metrics / recon) of the val and test scans."""
-    names = {
-        "metrics": "desc-vqvae_metrics.tsv",
-        "recon": f"space-{TEMPLATE_ID}_res-{RES}_desc-vqvaerecon_T1w.nii.gz",
-    }
-    return lambda wildcards: [f"{VQVAE}/encode/{s}_{names[kind]}" for s in scans("val", "test")]
 
 
 rule summarise_reconstructions:
