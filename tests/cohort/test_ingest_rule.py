@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,24 +11,15 @@ import pytest
 import yaml
 from ingest_helpers import COVARIATES, make_bids, set_cell
 
-RULES = Path(__file__).resolve().parents[2] / "workflow" / "rules" / "ingest.smk"
+RULES = Path(__file__).resolve().parents[2] / "workflow" / "rules"
 
-pytestmark = [
-    pytest.mark.workflow,
-    pytest.mark.skipif(
-        shutil.which("snakemake", path=str(Path(sys.executable).parent)) is None,
-        reason="snakemake not installed",
-    ),
-]
+pytestmark = pytest.mark.workflow
 
 SNAKEFILE = f"""
 configfile: "config.yaml"
-OUT = config["output_dir"]
 
-def ingest_input(wildcards=None):
-    return config["input"]["bids_dir"]
-
-include: "{RULES}"
+include: "{RULES / "common.smk"}"
+include: "{RULES / "ingest.smk"}"
 
 rule all:
     input: f"{{OUT}}/cohort/cohort.tsv"

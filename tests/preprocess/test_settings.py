@@ -58,11 +58,16 @@ def test_bad_values_name_the_key(preprocess, expected):
         _section(**preprocess)
 
 
-def test_cross_key_problems():
-    section = _section(
-        normalisation={"lower_percentile": 99, "upper_percentile": 1},
-        registration={"affine": {"iterations": [10, 10]}},
-    )
-    problems = list(settings_problems(section))
+def test_cross_key_problems_stop_the_config_load():
+    with pytest.raises(ConfigValidationError) as info:
+        _section(
+            normalisation={"lower_percentile": 99, "upper_percentile": 1},
+            registration={"affine": {"iterations": [10, 10]}},
+        )
+    problems = info.value.problems
     assert len(problems) == 2
     assert "lower_percentile" in problems[0] and "preprocess.registration.affine" in problems[1]
+
+
+def test_settings_problems_is_quiet_on_defaults():
+    assert list(settings_problems(_section())) == []
