@@ -41,27 +41,27 @@ def ingest_input(wildcards=None):
 
 @functools.lru_cache(maxsize=4)
 def _read_cohort(path, mtime):
-    return read_cohort(path, config["covariates"])
+    table = read_cohort(path, config["covariates"])
+    return table, dict(zip(table["scan"], table["path"]))
 
 
-def cohort_table():
-    """The cohort table written by the ingest checkpoint (call only inside input functions)."""
+def _cohort():
+    """(cohort table, {scan: raw T1w path}) from the ingest checkpoint (input functions only)."""
     path = checkpoints.ingest.get().output.cohort
     return _read_cohort(path, Path(path).stat().st_mtime)
 
 
 def scans(*splits):
     """Scan stems (the {scan} wildcard) of the given splits; all scans when none is given."""
-    table = cohort_table()
+    table = _cohort()[0]
     if splits:
         table = table[table["split"].isin(splits)]
     return list(table["scan"])
 
 
 def scan_input_t1w(wildcards):
-    """Raw T1w path of `wildcards.scan`."""
-    table = cohort_table().set_index("scan")
-    return table.loc[wildcards.scan, "path"]
+    """Raw T1w path of `wildcards.scan` (a dict lookup: called once per scan and rule)."""
+    return _cohort()[1][wildcards.scan]
 
 
 # ---------------------------------------------------------------- preprocessed images
