@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gzip
+import os
+from pathlib import Path
 
 import nibabel as nib
 import numpy as np
@@ -84,3 +86,54 @@ def test_atomic_save_leaves_no_temporary_files(tmp_path):
     out = save_nifti_atomic(img, tmp_path / "sub" / "out.nii.gz")
     assert np.allclose(nib.load(out).get_fdata(), volume())
     assert [p.name for p in out.parent.iterdir()] == ["out.nii.gz"]
+
+
+# ---------------------------------------------------------------- the write policy
+
+
+def test_crash_mid_write_leaves_the_old_file_and_no_temporary(tmp_path):
+    from latentcf.io import atomic_write, write_text_atomic
+
+    target = write_text_atomic("old\n", tmp_path / "table.tsv")
+
+    def half_then_crash(tmp):
+        Path(tmp).write_text("new, but only ha")
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        atomic_write(target, half_then_crash)
+    assert target.read_text() == "old\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["table.tsv"]
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o002])
+def test_outputs_get_the_usual_permissions(tmp_path, umask):
+    """Files and folders follow the umask (group-readable on a shared cluster), not mkstemp's 0600."""
+    import pandas as pd
+
+    from latentcf.io import (
+        atomic_directory,
+        save_nifti_atomic,
+        save_npy_atomic,
+        write_json_atomic,
+        write_tsv_atomic,
+    )
+
+    old = os.umask(umask)
+    try:
+        files = [
+            write_json_atomic({"a": 1}, tmp_path / "qc.json"),
+            write_tsv_atomic(pd.DataFrame({"a": [1.5]}), tmp_path / "t.tsv"),
+            save_npy_atomic(np.zeros(3), tmp_path / "z.npy"),
+            save_nifti_atomic(
+                nib.Nifti1Image(np.zeros((2, 2, 2), np.float32), np.eye(4)), tmp_path / "x.nii.gz"
+            ),
+        ]
+        with atomic_directory(tmp_path / "tree") as tree:
+            (tree / "f.txt").write_text("x")
+    finally:
+        os.umask(old)
+    for path in files:
+        assert path.stat().st_mode & 0o777 == 0o666 & ~umask, path
+    assert (tmp_path / "tree").stat().st_mode & 0o777 == 0o777 & ~umask
+    assert (tmp_path / "tree" / "f.txt").read_text() == "x"

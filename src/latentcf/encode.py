@@ -22,10 +22,9 @@ import pandas as pd
 import torch
 
 from latentcf.errors import ConfigError, InputDataError
-from latentcf.io import save_nifti_atomic
+from latentcf.io import save_figure_atomic, save_nifti_atomic, save_npy_atomic, write_tsv_atomic
 from latentcf.metrics import masked_metrics
 from latentcf.models import LatentAutoencoder, load_model
-from latentcf.models.checkpoint import atomic_write
 from latentcf.train.data import load_mask, load_volume
 from latentcf.train.device import autocast, resolve_precision, select_device
 
@@ -38,23 +37,6 @@ DEFAULTS: dict[str, Any] = {
     "figure_scans": 4,
 }
 METRIC_COLUMNS = ["scan", "mae", "psnr", "ssim", "n_voxels"]
-
-
-def save_npy_atomic(array: np.ndarray, path: str | Path) -> Path:
-    """np.save via a temporary file in the same folder, then rename."""
-
-    def write(tmp: str) -> None:
-        with open(tmp, "wb") as fh:
-            np.save(fh, array, allow_pickle=False)
-
-    return atomic_write(path, write)
-
-
-def write_tsv_atomic(df: pd.DataFrame, path: str | Path) -> Path:
-    """Tab-separated, missing values as n/a, written atomically."""
-    return atomic_write(
-        path, lambda tmp: df.to_csv(tmp, sep="\t", index=False, float_format="%.6g", na_rep="n/a")
-    )
 
 
 @torch.no_grad()
@@ -206,7 +188,4 @@ def plot_reconstructions(
                 fontsize=7,
             )
     fig.tight_layout()
-    try:
-        return atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=90, format="png"))
-    finally:
-        plt.close(fig)
+    return save_figure_atomic(fig, path, dpi=90)

@@ -2,17 +2,26 @@
 
 `read_header_checked` is cheap (header only) and is what ingest uses for every scan;
 `load_t1w` reads the voxels too and is what per-scan stages use, so that a truncated or
-NaN-filled file fails its own job and nothing else.
+NaN-filled file fails its own job and nothing else. Every output file is written through
+:func:`atomic_path` (one write policy: atomic, usual permissions).
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
+import shutil
 import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import nibabel as nib
 import numpy as np
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 from latentcf.errors import InputDataError
 
@@ -98,20 +107,107 @@ def load_t1w(path: str | Path) -> nib.Nifti1Image:
 
 
 def save_nifti_atomic(img: nib.Nifti1Image, path: str | Path) -> Path:
-    """Write `img` to `path` via a temporary file in the same folder, then rename.
+    """Write `img` to `path` atomically (see :func:`atomic_path`)."""
+    suffix = ".nii.gz" if str(path).endswith(".nii.gz") else ".nii"
+    with atomic_path(path, suffix) as tmp:
+        nib.save(img, str(tmp))
+    return Path(path)
 
-    A crash mid-write never leaves a partial file under the final name.
+
+# ---------------------------------------------------------------- the one write policy
+
+
+def _umask() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path, suffix: str | None = None) -> Iterator[Path]:
+    """Yield a temporary path beside `path`; on success give it the usual permissions and
+    rename it to `path`, on failure delete it.
+
+    Every output is written this way: a crash mid-write never leaves a partial file under the
+    final name (the old file, if any, stays), and the file is readable like any other file the
+    user creates (0666 minus the umask; ``tempfile.mkstemp`` alone would leave 0600, unreadable
+    to a lab group on a shared cluster). `suffix` (default: the name's suffixes) lets writers
+    that pick the format from the extension (nibabel, matplotlib) see the right one.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    suffix = ".nii.gz" if path.name.endswith(".nii.gz") else ".nii"
+    suffix = suffix if suffix is not None else "".join(path.suffixes[-2:]) or ".tmp"
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=suffix, dir=path.parent)
     os.close(fd)
     try:
-        nib.save(img, tmp)
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; outputs must be readable like any other file
+        yield Path(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
-    return path
+
+
+def atomic_write(path: str | Path, write: Callable[[str], Any]) -> Path:
+    """Call `write(tmp)` on a temporary file beside `path`, then rename it (:func:`atomic_path`)."""
+    with atomic_path(path) as tmp:
+        write(str(tmp))
+    return Path(path)
+
+
+def write_text_atomic(text: str, path: str | Path) -> Path:
+    """Write `text` (UTF-8) to `path` atomically."""
+    return atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+
+
+def write_json_atomic(data: Any, path: str | Path) -> Path:
+    """Write `data` as indented JSON with sorted keys to `path` atomically."""
+    return write_text_atomic(json.dumps(data, indent=2, sort_keys=True) + "\n", path)
+
+
+def write_tsv_atomic(table: pd.DataFrame, path: str | Path, float_format: str = "%.6g") -> Path:
+    """Write `table` tab-separated (missing values as n/a, no index) to `path` atomically."""
+    return atomic_write(
+        path,
+        lambda tmp: table.to_csv(
+            tmp, sep="\t", index=False, float_format=float_format, na_rep="n/a", lineterminator="\n"
+        ),
+    )
+
+
+def save_npy_atomic(array: np.ndarray, path: str | Path) -> Path:
+    """np.save `array` (no pickles) to `path` atomically."""
+
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as fh:
+            np.save(fh, array, allow_pickle=False)
+
+    return atomic_write(path, write)
+
+
+def save_figure_atomic(fig: Any, path: str | Path, **savefig: Any) -> Path:
+    """Save a matplotlib figure as PNG to `path` atomically, then close it."""
+    import matplotlib.pyplot as plt
+
+    try:
+        return atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", **savefig))
+    finally:
+        plt.close(fig)
+
+
+@contextlib.contextmanager
+def atomic_directory(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary folder beside `path`; on success replace `path` by it (usual
+    permissions, 0777 minus the umask, not mkdtemp's 0700), on failure delete it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
+    try:
+        yield tmp
+        os.chmod(tmp, 0o777 & ~_umask())
+        if path.exists():
+            shutil.rmtree(path)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)

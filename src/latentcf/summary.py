@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from latentcf.io import write_text_atomic
+
 # Tables whose numeric columns the summary states (file name -> section title).
 TABLES_TO_SUMMARISE = {
     "preprocess_qc.tsv": "Preprocessing QC (brain volume in ml, Dice/NCC with the template brain)",
@@ -50,10 +52,7 @@ def write_summary(
     if figures:
         lines += ["", "## Figures", ""]
         lines += [f"![{p.stem}]({_rel(p, out_path)})" for p in figures]
-    tmp = out_path.with_suffix(".tmp")
-    tmp.write_text("\n".join(lines) + "\n")
-    os.replace(tmp, out_path)
-    return out_path
+    return write_text_atomic("\n".join(lines) + "\n", out_path)
 
 
 def _describe_table(path: str | Path) -> str:

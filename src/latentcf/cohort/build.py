@@ -12,8 +12,6 @@ On failure nothing is written.
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +25,7 @@ from latentcf.cohort.split import SplitError, assign_splits
 from latentcf.cohort.table import collect_table
 from latentcf.cohort.validate import CovariateSpec, check_image, check_value, parse_covariates
 from latentcf.errors import ConfigError, InputDataError, LatentCFError
+from latentcf.io import write_tsv_atomic
 
 log = logging.getLogger(__name__)
 
@@ -185,20 +184,8 @@ def _listing(header: str, items: Sequence[Excluded]) -> str:
 
 def write_cohort(cohort: Cohort, cohort_tsv: str | Path, excluded_tsv: str | Path) -> None:
     """Write both tables as TSV (n/a for missing), each atomically (temp file + rename)."""
-    _write_tsv_atomic(cohort.table, Path(cohort_tsv))
-    _write_tsv_atomic(cohort.excluded, Path(excluded_tsv))
-
-
-def _write_tsv_atomic(frame: pd.DataFrame, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".tsv", dir=path.parent)
-    os.close(fd)
-    try:
-        frame.to_csv(tmp, sep="\t", index=False, na_rep=NO_SESSION, float_format="%.10g")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    write_tsv_atomic(cohort.table, cohort_tsv, float_format="%.10g")
+    write_tsv_atomic(cohort.excluded, excluded_tsv, float_format="%.10g")
 
 
 def read_cohort(

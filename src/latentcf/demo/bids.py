@@ -13,9 +13,6 @@ The whole tree is written in a temporary sibling folder and renamed into place a
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -28,6 +25,7 @@ from latentcf import __version__
 from latentcf.demo.anatomy import dseg_table
 from latentcf.demo.simulate import FACTUAL, ScanTruth, volume_columns
 from latentcf.errors import InputDataError
+from latentcf.io import atomic_directory
 
 BIDS_VERSION = "1.9.0"
 GENERATED_BY = [
@@ -96,16 +94,8 @@ def write_bids(
         raise InputDataError(
             out_dir, "the output folder already exists", "Remove it or pass overwrite=True"
         )
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
-    try:
+    with atomic_directory(out_dir) as tmp:
         _write_tree(scans, tmp, settings)
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        os.replace(tmp, out_dir)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
     return out_dir
 
 

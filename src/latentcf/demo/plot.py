@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import pandas as pd
 
 from latentcf.demo.anatomy import STRUCTURE_GROUPS
 from latentcf.errors import InputDataError
+from latentcf.io import save_figure_atomic
 
 _COLOURS = {"CN": "tab:blue", "AD": "tab:red"}
 
@@ -66,15 +65,4 @@ def plot_truth_volumes(volumes_tsv: str | Path, out_png: str | Path) -> Path:
         "(bottom: volume x mean ICV / ICV, removes head size)"
     )
     fig.tight_layout()
-    out_png = Path(out_png)
-    out_png.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".png", dir=out_png.parent)
-    os.close(fd)
-    try:
-        fig.savefig(tmp, dpi=100)
-        os.replace(tmp, out_png)
-    finally:
-        plt.close(fig)
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return out_png
+    return save_figure_atomic(fig, out_png, dpi=100)

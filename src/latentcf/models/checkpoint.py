@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from latentcf.errors import InputDataError
+from latentcf.io import atomic_write
 from latentcf.models.base import LatentAutoencoder, build_model
 
 FORMAT = "latentcf-model"
@@ -36,29 +34,6 @@ def architecture_fingerprint(model: LatentAutoencoder, model_config: dict[str, A
     """Hash of family + config + (name, shape) of every state-dict entry."""
     shapes = [(k, list(v.shape)) for k, v in model.state_dict().items()]
     return config_hash({"family": model.family, "config": model_config, "shapes": shapes})
-
-
-def atomic_write(path: str | Path, write: Callable[[str], Any]) -> Path:
-    """Call `write(tmp)` on a temporary file beside `path`, then rename it to `path`.
-
-    A crash mid-write never leaves a partial file under the final name. The file gets the
-    usual permissions (0666 minus the umask), not mkstemp's 0600.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    suffix = "".join(path.suffixes[-2:]) or ".tmp"
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=suffix, dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
 
 
 def atomic_torch_save(obj: Any, path: str | Path) -> Path:

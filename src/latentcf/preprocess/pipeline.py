@@ -24,11 +24,10 @@ import nibabel as nib
 import numpy as np
 
 from latentcf.grid import grid_affine, grid_shape
-from latentcf.io import load_t1w, save_nifti_atomic
+from latentcf.io import load_t1w, save_nifti_atomic, write_json_atomic
 from latentcf.preprocess import metrics, normalise
 from latentcf.preprocess.antsimg import reference_image, to_ants
 from latentcf.preprocess.bias import n4_correct
-from latentcf.preprocess.outputs import write_json_atomic
 from latentcf.preprocess.qc import outline_figure
 from latentcf.preprocess.register import (
     affine_register,

@@ -19,7 +19,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import nibabel as nib  # noqa: E402
 import numpy as np  # noqa: E402
 
-from latentcf.preprocess.outputs import atomic_path  # noqa: E402
+from latentcf.io import atomic_path  # noqa: E402
 
 
 def _to_ras(data: np.ndarray, affine: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

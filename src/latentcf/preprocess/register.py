@@ -25,6 +25,7 @@ import ants
 import numpy as np
 
 from latentcf.errors import ConfigError
+from latentcf.io import atomic_path
 
 log = logging.getLogger(__name__)
 
@@ -124,18 +125,10 @@ def to_native(
 
 
 def save_transform(transform: ants.ANTsTransform, path: str | Path) -> Path:
-    """Write `transform` as an ITK .mat file, atomically (temp file + rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".mat", dir=path.parent)
-    os.close(fd)
-    try:
-        ants.write_transform(transform, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    """Write `transform` as an ITK .mat file, atomically (latentcf.io.atomic_path)."""
+    with atomic_path(path, ".mat") as tmp:
+        ants.write_transform(transform, str(tmp))
+    return Path(path)
 
 
 def load_transform(path: str | Path) -> ants.ANTsTransform:

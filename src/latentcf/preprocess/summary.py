@@ -16,8 +16,8 @@ import nibabel as nib  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from latentcf.io import atomic_path  # noqa: E402
 from latentcf.preprocess.antsimg import reference_image  # noqa: E402
-from latentcf.preprocess.outputs import atomic_path  # noqa: E402
 from latentcf.preprocess.pipeline import PLAUSIBLE_BRAIN_ML  # noqa: E402
 from latentcf.preprocess.template import load_template  # noqa: E402
 

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import latentcf
-from latentcf.models.checkpoint import atomic_write
+from latentcf.io import write_text_atomic
 
 
 def write_dataset_description(path: str | Path, family: str) -> Path:
@@ -27,4 +27,4 @@ def write_dataset_description(path: str | Path, family: str) -> Path:
         },
         indent=2,
     )
-    return atomic_write(path, lambda tmp: Path(tmp).write_text(text + "\n"))
+    return write_text_atomic(text + "\n", path)

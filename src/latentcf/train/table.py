@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from latentcf.models.checkpoint import atomic_write
+from latentcf.io import save_figure_atomic, write_tsv_atomic
 
 #: Columns of training.tsv, in order. val_* are NaN except at evaluation steps.
 COLUMNS = [
@@ -34,9 +34,7 @@ def write_table(rows: Sequence[dict], path: str | Path) -> Path:
     """Write rows as a TSV with :data:`COLUMNS` (missing values NaN), atomically."""
     df = pd.DataFrame(list(rows)).reindex(columns=COLUMNS)
     df["step"] = df["step"].astype("Int64")
-    return atomic_write(
-        path, lambda tmp: df.to_csv(tmp, sep="\t", index=False, float_format="%.6g", na_rep="n/a")
-    )
+    return write_tsv_atomic(df, path)
 
 
 def plot_table(table: pd.DataFrame | str | Path, path: str | Path) -> Path:
@@ -65,10 +63,7 @@ def plot_table(table: pd.DataFrame | str | Path, path: str | Path) -> Path:
     axes[1, 0].set(title="validation MAE inside the brain", xlabel="step")
     axes[1, 1].plot(val["step"], val["val_ssim"], "o-")
     axes[1, 1].set(title="validation SSIM inside the brain", xlabel="step")
-    try:
-        return atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=100, format="png"))
-    finally:
-        plt.close(fig)
+    return save_figure_atomic(fig, path, dpi=100)
 
 
 def _smooth(values: np.ndarray, window: int = 25) -> np.ndarray:
