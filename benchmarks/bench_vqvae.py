@@ -30,12 +30,12 @@ CODEBOOK = 512
 
 def build(kind: str, channels: list[int], res_units: list[int], latent: int):
     if kind.startswith("latentcf"):
-        from latentcf.models import build_model
+        from latentcf.models.base import build_model
 
         quantiser = "vqpt" if kind == "latentcf-vqpt" else "native"
         return build_model(
-            "vqvae",
             {
+                "family": "vqvae",
                 "channels": channels,
                 "res_units": res_units,
                 "latent_channels": latent,
@@ -72,11 +72,10 @@ def step_fn(kind: str, model, x, optimiser, precision: str, channels_last: bool)
     def step():
         with ctx:
             if kind.startswith("latentcf"):
-                out = model(x)
-                recon, aux = out.recon, out.quant.loss
+                loss = model.training_loss(x, 1).total
             else:
                 recon, aux = model(x)
-        loss = (recon.float() - x).abs().mean() + aux.float().sum()
+                loss = (recon.float() - x).abs().mean() + aux.float().sum()
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         optimiser.step()

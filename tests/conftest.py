@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,12 @@ def repo_root() -> Path:
 def shared_dir() -> Path:
     """../shared beside the checkout (third-party scans and models); skips the test when absent."""
     if not SHARED.is_dir():
-        pytest.skip(
-            f"third-party data folder {SHARED} is absent (it sits beside the checkout in CI)"
-        )
+        missing_asset(f"third-party data folder {SHARED} is absent (it sits beside the checkout in CI)")
     return SHARED
+
+
+def missing_asset(reason: str) -> None:
+    """Skip the test with `reason`, except under CI (CI=true), where a missing asset fails it."""
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"missing real-data asset under CI: {reason}")
+    pytest.skip(reason)

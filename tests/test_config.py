@@ -23,8 +23,10 @@ def test_empty_config_gets_every_default():
     assert config["output_dir"] == "results"
     assert config["split"] == {"val_fraction": 0.15, "test_fraction": 0.15}
     assert [i["name"] for i in config["interventions"]] == ["age10", "dxAD", "dxCN"]
-    for section in ("demo", "ingest", "preprocess", "model", "train", "encode"):
+    for section in ("demo", "ingest", "preprocess", "models", "train", "encode"):
         assert isinstance(config[section], dict)
+    assert list(config["models"]) == ["vqvae"] and config["models"]["vqvae"]["num_levels"] == 2
+    assert config["chunks"] == 8
 
 
 def test_shipped_config_is_valid(repo_root):
@@ -103,3 +105,42 @@ def test_key_order_does_not_change_the_validated_config():
         {**DEMO_ON, "covariates": covariates, "interventions": [{"name": "a", "shift": {"age": 1}}]}
     )
     assert list(c["covariates"]) == ["sex", "age"], "covariate order is meaningful and kept"
+
+
+@pytest.mark.parametrize(
+    ("models", "expected"),
+    [
+        (
+            {"a": {"family": "vqvea"}},
+            "'models.a.family': got 'vqvea'; expected one of ['vqvae']. Did you mean 'vqvae'?",
+        ),
+        ({"a": {"family": "vqvae", "num_level": 1}}, "'models.a': unknown key(s) ['num_level']"),
+        ({"a": {"num_levels": 1}}, "'models.a': 'family' is a required property"),
+        (
+            {"a": {"family": "vqvae", "num_levels": 0}},
+            "'models.a.num_levels': got 0; expected minimum 1",
+        ),
+        (
+            {"a": {"family": "vqvae", "channels": [8, 8], "res_units": [1]}},
+            "'models.a.res_units': expected one res_units entry per level (2",
+        ),
+        ({"my-model": {"family": "vqvae"}}, "got 'my-model'; expected text matching"),
+        ({"cohort": {"family": "vqvae"}}, "'cohort' is a reserved name"),
+        ({}, "'models': {} should be non-empty"),
+    ],
+)
+def test_bad_models_name_the_model_and_key(models, expected):
+    assert expected in problems_of({**DEMO_ON, "models": models})
+
+
+def test_models_get_their_familys_defaults_each():
+    config = validate_config(
+        {
+            **DEMO_ON,
+            "models": {"two": {"family": "vqvae"}, "one": {"family": "vqvae", "num_levels": 1}},
+        }
+    )
+    assert config["models"]["one"]["num_levels"] == 1 and config["models"]["two"]["num_levels"] == 2
+    assert (
+        config["models"]["one"]["channels"] == config["models"]["two"]["channels"] == [32, 64, 128]
+    )

@@ -88,6 +88,21 @@ def test_atomic_save_leaves_no_temporary_files(tmp_path):
     assert [p.name for p in out.parent.iterdir()] == ["out.nii.gz"]
 
 
+def test_nifti_gz_bytes_depend_only_on_the_image(tmp_path):
+    """Same image, other name and time: same .nii.gz bytes (gzip header: no name, mtime 0)."""
+    import time
+
+    img = nib.Nifti1Image(volume(), np.diag([2.0, 2.0, 2.0, 1.0]))
+    first = save_nifti_atomic(img, tmp_path / "a" / "first.nii.gz")
+    time.sleep(1.1)  # gzip stores whole seconds
+    second = save_nifti_atomic(img, tmp_path / "b" / "second_name.nii.gz")
+    raw = first.read_bytes()
+    assert raw == second.read_bytes()
+    assert raw[:2] == b"\x1f\x8b"
+    assert raw[4:8] == b"\x00\x00\x00\x00", "gzip mtime is not 0"
+    assert not raw[3] & 0x08, "gzip header stores a file name (the temporary one)"
+
+
 # ---------------------------------------------------------------- the write policy
 
 

@@ -1,6 +1,12 @@
 """Tiny model/training settings shared by the models and train tests."""
 
-TINY_MODEL = {"channels": [8, 16], "res_units": [1, 1], "latent_channels": 4, "codebook_size": 64}
+TINY_MODEL = {
+    "family": "vqvae",
+    "channels": [8, 16],
+    "res_units": [1, 1],
+    "latent_channels": 4,
+    "codebook_size": 64,
+}
 TINY_TRAIN = {
     "max_steps": 6,
     "batch_size": 2,

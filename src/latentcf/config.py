@@ -3,11 +3,17 @@
 Validation happens once, when the Snakefile is parsed: defaults are filled in, and every
 problem is reported at once with the key path, the bad value, the allowed values and the
 closest valid one ("did you mean ...?"), before any job starts.
+
+The schemas are the one source of defaults: package code that is called without the workflow
+(tests, notebooks, benchmarks) gets a section's defaults from :func:`section_defaults` or
+validates a partial section with :func:`validate_section`; no module keeps its own copy.
+The schema files ship inside the package (``latentcf/schemas`` links to ``workflow/schemas``).
 """
 
 from __future__ import annotations
 
 import copy
+import functools
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -18,6 +24,8 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from latentcf.errors import LatentCFError, did_you_mean
+from latentcf.interventions import intervention_problems
+from latentcf.models.settings import model_problems
 from latentcf.preprocess.settings import settings_problems as preprocess_settings_problems
 
 ROOT_SCHEMA = "config.schema.yaml"
@@ -33,10 +41,11 @@ class ConfigValidationError(LatentCFError):
 
 
 def default_schema_dir() -> Path:
-    """workflow/schemas/ of the source checkout this package was installed from (editable)."""
-    return Path(__file__).resolve().parents[2] / "workflow" / "schemas"
+    """The schema folder shipped with the package (a link to the checkout's workflow/schemas)."""
+    return Path(__file__).resolve().parent / "schemas"
 
 
+@functools.lru_cache(maxsize=4)
 def load_registry(schema_dir: Path) -> Registry:
     """All *.schema.yaml files of `schema_dir`, addressable by file name in `$ref`."""
     resources = []
@@ -73,18 +82,47 @@ def _resolve(validator: Any, subschema: Mapping[str, Any]) -> Mapping[str, Any]:
     return {**target, **{k: v for k, v in subschema.items() if k != "$ref"}}
 
 
+@functools.lru_cache(maxsize=16)
+def _validator(schema_name: str, schema_dir: Path) -> jsonschema.protocols.Validator:
+    """A default-filling validator for one schema file of `schema_dir`."""
+    registry = load_registry(schema_dir)
+    validator_class = _with_defaults(jsonschema.Draft202012Validator)
+    return validator_class(registry.contents(schema_name), registry=registry)
+
+
+def _problems(instance: Any, schema_name: str, schema_dir: Path | None, prefix: str) -> list[str]:
+    """Validate `instance` in place (defaults filled); one message per problem."""
+    validator = _validator(schema_name, Path(schema_dir or default_schema_dir()).resolve())
+    errors = sorted(validator.iter_errors(instance), key=lambda e: list(map(str, e.absolute_path)))
+    return [_describe(error, prefix) for error in _leaf_errors(errors)]
+
+
+def validate_section(
+    section: Mapping[str, Any] | None, schema_name: str, key: str, schema_dir: Path | None = None
+) -> dict[str, Any]:
+    """A copy of one config section, validated against `schema_name` with defaults filled.
+
+    `key` is where the section sits in the config (e.g. "train", "models.vqvae"), for messages.
+    Raises :class:`ConfigValidationError` listing every problem.
+    """
+    instance = copy.deepcopy(dict(section or {}))
+    problems = _problems(instance, schema_name, schema_dir, key)
+    if problems:
+        raise ConfigValidationError(problems, source=f"config section '{key}'")
+    return instance
+
+
+def section_defaults(schema_name: str, **given: Any) -> dict[str, Any]:
+    """Every default of one schema file's section (plus the `given` keys, e.g. family=...)."""
+    return validate_section(given, schema_name, schema_name.split(".")[0])
+
+
 def validate_config(config: dict[str, Any], schema_dir: Path | None = None) -> dict[str, Any]:
     """Validate `config` in place (defaults filled) and return it.
 
     Raises :class:`ConfigValidationError` listing every problem.
     """
-    schema_dir = Path(schema_dir) if schema_dir else default_schema_dir()
-    registry = load_registry(schema_dir)
-    root = registry.contents(ROOT_SCHEMA)
-    validator_class = _with_defaults(jsonschema.Draft202012Validator)
-    validator = validator_class(root, registry=registry)
-    errors = sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path)))
-    problems = [_describe(error) for error in _leaf_errors(errors)]
+    problems = _problems(config, ROOT_SCHEMA, schema_dir, "")
     if not problems:
         problems = list(_semantic_problems(config))
     if problems:
@@ -128,13 +166,15 @@ def _leaf_errors(errors: list[jsonschema.ValidationError]) -> Iterator[jsonschem
             yield error
 
 
-def _key(error: jsonschema.ValidationError) -> str:
-    return ".".join(str(p) for p in error.absolute_path) or "<top level>"
+def _key(error: jsonschema.ValidationError, prefix: str = "") -> str:
+    parts = [prefix] if prefix else []
+    parts += [str(p) for p in error.absolute_path]
+    return ".".join(parts) or "<top level>"
 
 
-def _describe(error: jsonschema.ValidationError) -> str:
+def _describe(error: jsonschema.ValidationError, prefix: str = "") -> str:
     """One line: key, bad value, what is allowed, closest valid value."""
-    key, value = _key(error), error.instance
+    key, value = _key(error, prefix), error.instance
     if error.validator == "enum":
         allowed = list(error.validator_value)
         return f"'{key}': got {value!r}; expected one of {allowed}.{did_you_mean(value, allowed)}"
@@ -147,6 +187,8 @@ def _describe(error: jsonschema.ValidationError) -> str:
         return f"'{key}': got {value!r} ({type(value).__name__}); expected {error.validator_value}"
     if error.validator in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
         return f"'{key}': got {value!r}; expected {error.validator} {error.validator_value}"
+    if error.validator == "not" and "enum" in error.validator_value:
+        return f"'{key}': {value!r} is a reserved name (not one of {error.validator_value['enum']})"
     if error.validator == "pattern":
         return f"'{key}': got {value!r}; expected text matching {error.validator_value}"
     return f"'{key}': {error.message}"
@@ -166,50 +208,12 @@ def _semantic_problems(config: Mapping[str, Any]) -> Iterator[str]:
             f"'split': val_fraction + test_fraction must be < 1, got "
             f"{split['val_fraction']} + {split['test_fraction']}"
         )
-    yield from _intervention_problems(config["interventions"], covariates)
+    yield from intervention_problems(config["interventions"], covariates)
     yield from preprocess_settings_problems(config["preprocess"])
+    yield from model_problems(config["models"])
     demo_on = config.get("demo", {}).get("enabled", False)
     source = config["input"]
     if not demo_on and not (source.get("bids_dir") or source.get("table")):
         yield "'input': demo.enabled is false, so set input.bids_dir (a BIDS folder) or input.table (a TSV)"
     if source.get("bids_dir") and source.get("table"):
         yield "'input': set either input.bids_dir or input.table, not both"
-
-
-def _intervention_problems(
-    interventions: list[Mapping[str, Any]], covariates: Mapping[str, Any]
-) -> Iterator[str]:
-    seen: set[str] = set()
-    for i, item in enumerate(interventions):
-        where = f"'interventions.{i}' ({item['name']})"
-        if item["name"] in seen:
-            yield f"{where}: duplicate name; names must be unique"
-        seen.add(item["name"])
-        if not item.get("shift") and not item.get("set"):
-            yield f"{where}: give 'shift' and/or 'set', e.g. shift: {{age: 10}}"
-        for kind in ("shift", "set"):
-            for cov, value in item.get(kind, {}).items():
-                if cov not in covariates:
-                    yield (
-                        f"{where}: unknown covariate '{cov}' in {kind}; configured covariates are "
-                        f"{list(covariates)}.{did_you_mean(cov, covariates)}"
-                    )
-                    continue
-                spec = covariates[cov]
-                if kind == "shift" and spec["type"] != "numeric":
-                    yield f"{where}: cannot shift categorical covariate '{cov}'; use set: {{{cov}: <level>}}"
-                if (
-                    kind == "set"
-                    and spec["type"] == "categorical"
-                    and str(value) not in spec["levels"]
-                ):
-                    yield (
-                        f"{where}: unseen level {value!r} for '{cov}'; expected one of {spec['levels']}."
-                        f"{did_you_mean(value, spec['levels'])}"
-                    )
-                if (
-                    kind == "set"
-                    and spec["type"] == "numeric"
-                    and not isinstance(value, int | float)
-                ):
-                    yield f"{where}: '{cov}' is numeric, got {value!r}"

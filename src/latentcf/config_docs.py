@@ -41,16 +41,34 @@ def _walk(
     schema: Mapping[str, Any], prefix: str, registry: Any
 ) -> Iterator[tuple[str, Mapping[str, Any]]]:
     for name, sub in schema.get("properties", {}).items():
-        if "$ref" in sub:
-            sub = {
-                **registry.contents(sub["$ref"]),
-                **{k: v for k, v in sub.items() if k != "$ref"},
-            }
+        sub = _deref(sub, registry)
         key = f"{prefix}{name}"
         if "properties" in sub:
             yield from _walk(sub, key + ".", registry)
         else:
             yield key, sub
+            entry = sub.get("additionalProperties")
+            if isinstance(entry, dict) and "$ref" in entry:  # e.g. models.<name>
+                yield from _walk_entry(_deref(entry, registry), f"{key}.<name>.", registry)
+
+
+def _walk_entry(
+    schema: Mapping[str, Any], prefix: str, registry: Any
+) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    """Keys of a named entry: its own properties, then each `if family == x then <x schema>`."""
+    yield from _walk(schema, prefix, registry)
+    for case in schema.get("allOf", []):
+        family = case["if"]["properties"]["family"]["const"]
+        then = _deref(case["then"], registry)
+        props = {k: v for k, v in then["properties"].items() if k != "family"}
+        for key, sub in _walk({"properties": props}, prefix, registry):
+            yield key, {**sub, "description": f"({family}) {sub.get('description', '')}"}
+
+
+def _deref(schema: Mapping[str, Any], registry: Any) -> Mapping[str, Any]:
+    if "$ref" not in schema:
+        return schema
+    return {**registry.contents(schema["$ref"]), **{k: v for k, v in schema.items() if k != "$ref"}}
 
 
 def _row(key: str, schema: Mapping[str, Any]) -> str:

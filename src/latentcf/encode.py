@@ -1,18 +1,18 @@
-"""Encode scans with a trained model: continuous latent, reconstruction, metrics; and their summary.
+"""Encode a chunk of scans with a trained model: latents, reconstructions, metrics; and their summary.
 
-Per scan (file names: see workflow/rules/model.smk):
-- ``*_desc-<family>_latent.npy``: the continuous pre-quantisation latent z, shape
-  (C, d, h, w) = (latent_channels, X/f, Y/f, Z/f), float32 by default (encode.latent_dtype);
-  this is what the SCM is fitted on and what counterfactuals edit.
-- ``*_desc-<family>recon_T1w.nii.gz``: decode(quantise(z)) on the model grid (float32, clipped
-  at 0, same affine as the input).
-- ``*_desc-<family>_metrics.tsv``: one row (scan, mae, psnr, ssim, n_voxels) inside the brain mask.
+One job per model and chunk of scans loads the model once (file layout: latentcf.derivatives):
+the named latents of every scan of the chunk (``latent_<name>.npy``, (n_scans, ...), in
+``scans.tsv`` row order; the continuous pre-quantisation latent for quantised families, which
+is what the SCM is fitted on and what counterfactuals edit), each scan's reconstruction
+``decode(encode(x))`` on the model grid (float32, clipped at 0, the input's affine) and its
+MAE/PSNR/SSIM inside the brain mask. The chunk folder is built beside its final name and
+renamed into place when complete, so a failed job leaves nothing behind.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,112 +21,150 @@ import numpy as np
 import pandas as pd
 import torch
 
-from latentcf.errors import ConfigError, InputDataError
-from latentcf.io import save_figure_atomic, save_nifti_atomic, save_npy_atomic, write_tsv_atomic
+from latentcf import derivatives
+from latentcf.cohort import read_cohort
+from latentcf.config import validate_section
+from latentcf.errors import InputDataError
+from latentcf.io import atomic_directory, save_figure_atomic, save_nifti_atomic, write_tsv_atomic
 from latentcf.metrics import masked_metrics
-from latentcf.models import LatentAutoencoder, load_model
+from latentcf.models.base import LatentAutoencoder, model_settings
+from latentcf.models.checkpoint import load_model
 from latentcf.train.data import load_mask, load_volume
 from latentcf.train.device import autocast, resolve_precision, select_device
 
 log = logging.getLogger(__name__)
 
-DEFAULTS: dict[str, Any] = {
-    "latent_dtype": "float32",
-    "device": "auto",
-    "precision": "fp32",
-    "figure_scans": 4,
-}
-METRIC_COLUMNS = ["scan", "mae", "psnr", "ssim", "n_voxels"]
+METRIC_COLUMNS = ["mae", "psnr", "ssim", "n_voxels"]
 
 
 @torch.no_grad()
-def encode_volume(
-    model: LatentAutoencoder, image: np.ndarray, device: torch.device, precision: str = "fp32"
-) -> tuple[np.ndarray, np.ndarray]:
-    """(latent z (C, d, h, w) float32, reconstruction (X, Y, Z) float32) of one volume (X, Y, Z)."""
+def encode_batch(
+    model: LatentAutoencoder, images: np.ndarray, device: torch.device, precision: str = "fp32"
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """(named latents, each (B, ...) float32; reconstructions (B, X, Y, Z) float32) of
+    volumes (B, X, Y, Z), in eval mode."""
     model.eval()
-    x = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32))[None, None].to(device)
+    x = torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32))[:, None]
+    x = x.to(device, non_blocking=True)
     with autocast(device, precision):
-        z = model.encode(x)
-        recon = model.decode(model.quantise(z).z_q)
-    return z[0].float().cpu().numpy(), recon[0, 0].float().cpu().numpy()
+        latent = model.encode(x)
+        recon = model.decode(latent)
+    arrays = {k: v.float().cpu().numpy() for k, v in latent.items()}
+    return arrays, recon[:, 0].float().cpu().numpy()
 
 
-def encode_scan(
+def encode_chunk(
     model_path: str | Path,
-    image_path: str | Path,
-    mask_path: str | Path,
-    scan: str,
-    out_latent: str | Path,
-    out_recon: str | Path,
-    out_metrics: str | Path,
-    family: str,
-    model_config: dict[str, Any],
-    encode_config: dict[str, Any] | None = None,
-    threads: int = 1,
-) -> dict[str, float]:
-    """Encode one preprocessed scan and write its latent, reconstruction and metrics row.
+    scans: Sequence[str],
+    images: Sequence[str | Path],
+    masks: Sequence[str | Path],
+    out_dir: str | Path,
+    model_config: Mapping[str, Any],
+    resolution_mm: int,
+    encode_config: Mapping[str, Any] | None = None,
+    threads: int | None = None,
+) -> pd.DataFrame:
+    """Encode the scans of one chunk into the folder `out_dir` (see the module docstring).
 
-    The model file must have been trained with `family`/`model_config` (else InputDataError)
-    and on images of this scan's grid shape. Returns the metrics.
+    `scans` are the {scan} stems, `images`/`masks` their model-grid T1w and brain masks (same
+    order). The model file must have been trained with `model_config` (else InputDataError
+    naming the differing settings) on images of these scans' grid shape. Returns scans.tsv.
     """
-    cfg = {**DEFAULTS, **(encode_config or {})}
-    if cfg["latent_dtype"] not in ("float32", "float16"):
-        raise ConfigError(
-            "encode.latent_dtype", f"expected float32 or float16, got {cfg['latent_dtype']!r}"
-        )
-    torch.set_num_threads(max(1, int(threads)))
+    cfg = validate_section(encode_config, "encode.schema.yaml", "encode")
+    if not len(scans) == len(images) == len(masks):
+        raise ValueError(f"got {len(scans)} scans, {len(images)} images and {len(masks)} masks")
+    torch.set_num_threads(max(1, int(threads or cfg["threads"])))
     device = select_device(cfg["device"])
-    precision = resolve_precision(cfg["precision"], device)
-    model, meta = load_model(model_path, family, model_config, device)
-    img = nib.load(str(image_path))
-    image = load_volume(image_path)
-    expected = tuple(meta.get("image_shape", image.shape))
-    if tuple(image.shape) != expected:
+    precision = resolve_precision(cfg["precision"], device, "encode.precision")
+    model_config = model_settings(model_config)
+    model, meta = load_model(model_path, model_config, device)
+    shape = tuple(meta["image_shape"])
+    family = model_config["family"]
+    rows: list[dict[str, Any]] = []
+    with atomic_directory(out_dir) as tmp:
+        stores: dict[str, np.ndarray] = {}
+        for start in range(0, len(scans), cfg["batch_size"]):
+            batch = range(start, min(start + cfg["batch_size"], len(scans)))
+            volumes = np.stack([_model_grid_volume(images[i], shape) for i in batch])
+            latents, recons = encode_batch(model, volumes, device, precision)
+            for name, values in latents.items():
+                if name not in stores:
+                    stores[name] = np.lib.format.open_memmap(
+                        tmp / derivatives.latent_file(name),
+                        mode="w+",
+                        dtype=cfg["latent_dtype"],
+                        shape=(len(scans), *values.shape[1:]),
+                    )
+                stores[name][batch.start : batch.stop] = values
+            for k, i in enumerate(batch):
+                recon = np.clip(recons[k], 0, None)
+                metrics = masked_metrics(recon, volumes[k], load_mask(masks[i], shape))
+                rows.append({"row": i, "scan": scans[i], **metrics})
+                img = nib.load(str(images[i]))
+                header = img.header.copy()
+                header.set_data_dtype(np.float32)
+                save_nifti_atomic(
+                    nib.Nifti1Image(recon.astype(np.float32), img.affine, header),
+                    tmp / derivatives.recon_file(scans[i], resolution_mm, family),
+                )
+                log.info(
+                    "%s: MAE %.4f, PSNR %.2f dB, SSIM %.4f",
+                    scans[i],
+                    metrics["mae"],
+                    metrics["psnr"],
+                    metrics["ssim"],
+                )
+        for store in stores.values():
+            store.flush()
+        del stores
+        table = pd.DataFrame(rows, columns=["row", "scan", *METRIC_COLUMNS])
+        write_tsv_atomic(table, tmp / derivatives.SCANS_TABLE)
+    return table
+
+
+def _model_grid_volume(path: str | Path, shape: tuple[int, ...]) -> np.ndarray:
+    image = load_volume(path)
+    if tuple(image.shape) != shape:
         raise InputDataError(
-            image_path,
-            f"image shape {tuple(image.shape)} differs from the model's training grid {expected}",
-            "Encode images preprocessed at the resolution the model was trained on (preprocess.resolution_mm)",
+            path,
+            f"image shape {tuple(image.shape)} differs from the model's training grid {shape}",
+            "Encode images preprocessed at the resolution the model was trained on "
+            "(preprocess.resolution_mm)",
         )
-    mask = load_mask(mask_path, image.shape)
-    z, recon = encode_volume(model, image, device, precision)
-    recon = np.clip(recon, 0, None)
-    metrics = masked_metrics(recon, image, mask)
-    save_npy_atomic(z.astype(cfg["latent_dtype"]), out_latent)
-    header = img.header.copy()
-    header.set_data_dtype(np.float32)
-    save_nifti_atomic(nib.Nifti1Image(recon.astype(np.float32), img.affine, header), out_recon)
-    write_tsv_atomic(pd.DataFrame([{"scan": scan, **metrics}], columns=METRIC_COLUMNS), out_metrics)
-    log.info(
-        "%s: MAE %.4f, PSNR %.2f dB, SSIM %.4f",
-        scan,
-        metrics["mae"],
-        metrics["psnr"],
-        metrics["ssim"],
-    )
-    return metrics
+    return image
+
+
+def read_chunk_tables(chunk_dirs: Sequence[str | Path]) -> pd.DataFrame:
+    """scans.tsv of every chunk folder, with a `chunk_dir` column, in the given order."""
+    tables = [
+        pd.read_csv(Path(d) / derivatives.SCANS_TABLE, sep="\t").assign(chunk_dir=str(d))
+        for d in chunk_dirs
+    ]
+    return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
 
 
 def summarise_reconstructions(
     cohort_tsv: str | Path,
-    metric_files: Sequence[str | Path],
+    chunk_dirs: Sequence[str | Path],
+    splits: Sequence[str],
     out_tsv: str | Path,
-    out_png: str | Path | None = None,
-    images: Sequence[str | Path] = (),
-    recons: Sequence[str | Path] = (),
+    out_png: str | Path,
+    images: Mapping[str, str | Path],
+    resolution_mm: int,
+    family: str,
     figure_scans: int = 4,
 ) -> pd.DataFrame:
-    """Join per-scan metric rows with the cohort's ids/split; write the table and a figure.
+    """Metrics of the scans of `splits` joined with their ids and split; table + figure.
 
-    `images`/`recons` (same order) feed the figure: the first `figure_scans` pairs, each as
-    mid-slices (axial, coronal, sagittal) of the input, the reconstruction and |difference|.
+    `images` maps each such scan to its model-grid input (for the figure: the first
+    `figure_scans` scans as three mid-slices of input, reconstruction and |difference|).
     """
-    rows = [pd.read_csv(f, sep="\t") for f in metric_files]
-    metrics = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=METRIC_COLUMNS)
-    cohort = pd.read_csv(cohort_tsv, sep="\t", dtype=str)
-    ids = [c for c in ("scan", "participant_id", "session_id", "split") if c in cohort.columns]
-    table = cohort[ids].merge(metrics, on="scan", how="inner")
-    write_tsv_atomic(table, out_tsv)
+    cohort = read_cohort(cohort_tsv)
+    cohort = cohort[cohort["split"].isin(splits)]
+    chunks = read_chunk_tables(chunk_dirs)
+    ids = ["scan", "participant_id", "session_id", "split"]
+    table = cohort[ids].merge(chunks, on="scan", how="inner")
+    write_tsv_atomic(table[ids + METRIC_COLUMNS], out_tsv)
     if len(table):
         log.info(
             "%d scans: SSIM %.4f +- %.4f, PSNR %.2f dB, MAE %.4f",
@@ -136,10 +174,15 @@ def summarise_reconstructions(
             table["psnr"].mean(),
             table["mae"].mean(),
         )
-    if out_png is not None:
-        plot_reconstructions(
-            list(images)[:figure_scans], list(recons)[:figure_scans], out_png, table
-        )
+    shown = table.head(figure_scans)
+    recons = [
+        Path(d) / derivatives.recon_file(s, resolution_mm, family)
+        for s, d in zip(shown["scan"], shown["chunk_dir"], strict=True)
+    ]
+    labels = [
+        f"{Path(s).name}  SSIM {v:.3f}" for s, v in zip(shown["scan"], shown["ssim"], strict=True)
+    ]
+    plot_reconstructions([images[s] for s in shown["scan"]], recons, out_png, labels)
     return table
 
 
@@ -147,7 +190,7 @@ def plot_reconstructions(
     images: Sequence[str | Path],
     recons: Sequence[str | Path],
     path: str | Path,
-    table: pd.DataFrame | None = None,
+    labels: Sequence[str] = (),
 ) -> Path:
     """Rows = scans; columns = input / reconstruction / |difference| for three mid-slices (PNG)."""
     import matplotlib
@@ -169,12 +212,7 @@ def plot_reconstructions(
             ):
                 sl = np.take(arr, arr.shape[axis] // 2, axis=axis)
                 axes[row, v * 3 + k].imshow(np.rot90(sl), cmap=cmap, vmin=0, vmax=vm)
-        name = Path(str(img_path)).name.split("_space-")[0]
-        label = name
-        if table is not None and "scan" in table and len(table):
-            hit = table[table["scan"].str.endswith(name)]
-            if len(hit):
-                label += f"  SSIM {hit['ssim'].iloc[0]:.3f}"
+        label = labels[row] if row < len(labels) else Path(str(img_path)).name
         axes[row, 0].set_title(label, fontsize=8, loc="left")
     for v, view_name in enumerate(("axial", "coronal", "sagittal")):
         for k, what in enumerate(("input", "reconstruction", "|difference| (x4)")):

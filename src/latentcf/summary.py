@@ -39,15 +39,11 @@ def write_summary(
         paths = [paths] if isinstance(paths, str) else list(paths)
         example = _rel(paths[0], out_path) if paths else "-"
         lines.append(f"| {stage} | {len(paths)} | `{example}` |")
-    for paths in inputs.values():
+    for stage, paths in inputs.items():
         for path in [paths] if isinstance(paths, str) else paths:
             if Path(path).name in TABLES_TO_SUMMARISE:
-                lines += [
-                    "",
-                    f"## {TABLES_TO_SUMMARISE[Path(path).name]}",
-                    "",
-                    _describe_table(path),
-                ]
+                title = TABLES_TO_SUMMARISE[Path(path).name]
+                lines += ["", f"## {title}: {stage.split(':')[0]}", "", _describe_table(path)]
     figures = [p for p in sorted(output_dir.rglob("*.png")) if "sub-" not in p.name]
     if figures:
         lines += ["", "## Figures", ""]

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 from ingest_helpers import COVARIATES, SPLIT, make_bids, set_cell, write_nifti, write_tsv
 
 from latentcf.cohort import BASE_COLUMNS, build_cohort
-from latentcf.cohort.bids import bids_tracked_files
+from latentcf.cohort.bids import file_entities
 from latentcf.errors import ConfigError, InputDataError
 
 
@@ -138,13 +141,55 @@ def test_no_t1w_at_all(tmp_path):
         _build(tmp_path / "empty")
 
 
-def test_tracked_files_lists_tables_and_t1w_only(bids):
-    files = bids_tracked_files(bids)
-    assert str(bids / "participants.tsv") in files
-    assert str(bids / "sub-001" / "sub-001_sessions.tsv") in files
-    t1w = [f for f in files if f.endswith("_T1w.nii.gz")]
-    assert len(t1w) == 12
-    assert not any("derivatives" in f or "sourcedata" in f or "T2w" in f for f in files)
+@pytest.mark.parametrize(
+    "name, problem",
+    [
+        ("sub-002_ses-01_run-x_T1w.nii.gz", "does not follow"),  # run is an index
+        ("sub-002_ses-01_run-1a_T1w.nii.gz", "does not follow"),
+        ("sub-002_run-1_ses-01_T1w.nii.gz", "does not follow"),  # ses must come first
+        ("sub-002_ses-01_ses-01_T1w.nii.gz", "does not follow"),
+        ("sub-002_ses-01_acq-a+b_T1w.nii.gz", "does not follow"),  # labels: letters, digits
+        ("sub-002_ses-01_foo_T1w.nii.gz", "does not follow"),
+        ("sub-02_ses-01_T1w.nii.gz", "expected it to start with 'sub-002_ses-01_'"),
+        ("sub-002_T1w.nii.gz", "expected it to start with 'sub-002_ses-01_'"),
+    ],
+)
+def test_bids_file_name_grammar(tmp_path, name, problem):
+    root = make_bids(tmp_path / "bids", n_subjects=3, noise=False)
+    write_nifti(root / "sub-002" / "ses-01" / "anat" / name)
+    (reason,) = _build(root).excluded["reason"]
+    assert reason.startswith(f"sub-002/ses-01/anat/{name}: ")
+    assert problem in reason
+
+
+def test_file_entities_come_from_pybids():
+    assert file_entities("sub-01_ses-A1_acq-fast_run-02_T1w.nii.gz") == {
+        "subject": "01",
+        "session": "A1",
+        "run": 2,
+    }
+    assert file_entities("sub-01_T1w.nii") == {"subject": "01"}
+
+
+def test_zero_padded_runs_compare_as_numbers(tmp_path):
+    root = make_bids(tmp_path / "bids", n_subjects=3, noise=False)
+    anat = root / "sub-001" / "ses-01" / "anat"
+    (anat / "sub-001_ses-01_T1w.nii.gz").unlink()
+    write_nifti(anat / "sub-001_ses-01_run-10_T1w.nii.gz")
+    write_nifti(anat / "sub-001_ses-01_run-09_T1w.nii.gz")
+    row = _build(root).table.set_index("scan").loc["sub-001/ses-01/anat/sub-001_ses-01"]
+    assert row["path"].endswith("_run-09_T1w.nii.gz")
+
+
+def test_importing_the_package_does_not_import_pybids(bids):
+    code = (
+        "import sys\n"
+        "from latentcf.cohort import ingest_inputs, read_cohort\n"
+        f"ingest_inputs({str(bids)!r}, None, None)\n"
+        "print('bids' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
 
 
 def test_numeric_participant_label_must_be_unambiguous(tmp_path):

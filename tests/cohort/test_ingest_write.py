@@ -10,7 +10,7 @@ import pytest
 import yaml
 from ingest_helpers import COVARIATES, SPLIT, make_bids, set_cell
 
-from latentcf.cohort import BASE_COLUMNS, EXCLUDED_COLUMNS, read_cohort, run_ingest
+from latentcf.cohort import BASE_COLUMNS, EXCLUDED_COLUMNS, read_cohort, read_excluded, run_ingest
 
 SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "cohort.schema.yaml"
 
@@ -72,4 +72,4 @@ def test_session_na_stays_a_string(tmp_path):
     )
     table = read_cohort(out / "c.tsv")
     assert list(table["session_id"]) == ["n/a"] * 3
-    assert read_cohort(out / "e.tsv").empty
+    assert read_excluded(out / "e.tsv").empty

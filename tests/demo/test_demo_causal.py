@@ -8,11 +8,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from latentcf.config import section_defaults
 from latentcf.demo import simulate_volumes
 from latentcf.demo.anatomy import STRUCTURE_GROUPS
-from latentcf.demo.settings import DEFAULTS
 
 SEED = 20261121
+DEFAULTS = section_defaults("demo.schema.yaml")
 
 
 def ols(table: pd.DataFrame, column: str) -> tuple[np.ndarray, np.ndarray]:

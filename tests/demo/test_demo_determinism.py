@@ -23,16 +23,17 @@ def test_volumes_are_deterministic_and_prefix_stable():
 
 
 def test_images_are_deterministic():
-    first = [t.image for t in simulate({**DEMO, "n_subjects": 1}, IVS, 11)]
-    second = [t.image for t in simulate({**DEMO, "n_subjects": 1}, IVS, 11)]
-    assert len(first) == 2
+    first = [t.image for t in simulate({**DEMO, "n_subjects": 2}, IVS, 11)]
+    second = [t.image for t in simulate({**DEMO, "n_subjects": 2}, IVS, 11)]
+    assert len(first) == 4
     for x, y in zip(first, second, strict=True):
         assert x.dtype == np.int16 and np.array_equal(x, y)
 
 
 def test_written_files_are_byte_identical(tmp_path):
-    a = simulate_demo(tmp_path / "a" / "bids", {**DEMO, "n_subjects": 1}, IVS, 5)
-    b = simulate_demo(tmp_path / "b" / "bids", {**DEMO, "n_subjects": 1}, IVS, 5)
+    # The schema's smallest cohort: 2 subjects.
+    a = simulate_demo(tmp_path / "a" / "bids", {**DEMO, "n_subjects": 2}, IVS, 5)
+    b = simulate_demo(tmp_path / "b" / "bids", {**DEMO, "n_subjects": 2}, IVS, 5)
     files = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file())
     assert files == sorted(p.relative_to(b) for p in b.rglob("*") if p.is_file())
     assert any(str(f).endswith("_T1w.nii.gz") for f in files)

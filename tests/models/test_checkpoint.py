@@ -7,21 +7,22 @@ import torch
 from vq_settings import TINY_MODEL
 
 from latentcf.errors import InputDataError
-from latentcf.models import build_model, load_model, save_model
+from latentcf.models.base import build_model
+from latentcf.models.checkpoint import load_model, save_model
 
 
 @pytest.fixture
 def saved(tmp_path):
     torch.manual_seed(0)
-    model = build_model("vqvae", TINY_MODEL)
-    model(torch.rand(1, 1, 40, 48, 40))  # initialise the codebook
+    model = build_model(TINY_MODEL)
+    model.training_loss(torch.rand(1, 1, 40, 48, 40), 1)  # initialise the codebook
     path = save_model(tmp_path / "model.pt", model, TINY_MODEL, {"image_shape": [40, 48, 40]})
     return model, path
 
 
 def test_round_trip(saved):
     model, path = saved
-    loaded, meta = load_model(path, "vqvae", TINY_MODEL)
+    loaded, meta = load_model(path, TINY_MODEL)
     assert meta == {"image_shape": [40, 48, 40]}
     a, b = model.state_dict(), loaded.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
@@ -33,15 +34,18 @@ def test_different_config_is_named(saved):
     _, path = saved
     other = {**TINY_MODEL, "latent_channels": 8}
     with pytest.raises(
-        InputDataError, match=r"latent_channels: file has 4, config has 8.*forcerun train_vqvae"
+        InputDataError, match=r"latent_channels: file has 4, config has 8.*forcerun train"
     ):
-        load_model(path, "vqvae", other)
+        load_model(path, other)
 
 
 def test_tampered_weights_give_a_message_not_a_traceback(saved, tmp_path):
     _, path = saved
     payload = torch.load(path, weights_only=True)
-    payload["model_config"] = {**TINY_MODEL, "channels": [8, 32]}  # claims another architecture
+    payload["model_config"] = {
+        **payload["model_config"],
+        "channels": [8, 32],
+    }  # another architecture
     torch.save(payload, tmp_path / "bad.pt")
     with pytest.raises(InputDataError, match="architecture fingerprint"):
         load_model(tmp_path / "bad.pt")
@@ -57,9 +61,7 @@ def test_tampered_weights_give_a_message_not_a_traceback(saved, tmp_path):
 def build_fingerprint(payload):
     from latentcf.models.checkpoint import architecture_fingerprint
 
-    return architecture_fingerprint(
-        build_model(payload["family"], payload["model_config"]), payload["model_config"]
-    )
+    return architecture_fingerprint(build_model(payload["model_config"]), payload["model_config"])
 
 
 class Evil:

@@ -1,18 +1,25 @@
-"""Encoding a scan writes latent, reconstruction and metrics; the summary keeps val/test scans."""
+"""Encoding a chunk writes latents, reconstructions and metrics; the summary keeps held-out scans."""
 
 from __future__ import annotations
 
+import hashlib
 import os
+from pathlib import Path
 
 import nibabel as nib
 import numpy as np
 import pandas as pd
 import pytest
+from image_checks import assert_figure_panels
 from vq_settings import TINY_MODEL, TINY_TRAIN
 
-from latentcf.encode import METRIC_COLUMNS, encode_scan, summarise_reconstructions
+from latentcf import derivatives
+from latentcf.encode import encode_chunk, summarise_reconstructions
 from latentcf.errors import InputDataError
+from latentcf.models.checkpoint import load_model
 from latentcf.train import TrainOutputs, train_model
+
+SCANS = [f"sub-00{i}/anat/sub-00{i}" for i in range(6)]
 
 
 @pytest.fixture(scope="module")
@@ -20,125 +27,140 @@ def trained(tmp_path_factory, synthetic_4mm):
     images, masks = synthetic_4mm
     root = tmp_path_factory.mktemp("model")
     out = TrainOutputs(root / "model.pt", root / "t.tsv", root / "t.png", root / "ck")
-    train_model(
-        images[:4],
-        images[4:],
-        masks[4:],
-        "vqvae",
-        TINY_MODEL,
-        {**TINY_TRAIN, "max_steps": 3},
-        1,
-        out,
-    )
+    cfg = {**TINY_TRAIN, "max_steps": 3}
+    train_model(images[:4], images[4:], masks[4:], TINY_MODEL, cfg, 1, out)
     return out.model
 
 
-def _encode(trained, image, mask, root, scan, **cfg):
-    paths = {k: root / f"{scan}_{k}" for k in ("latent.npy", "recon.nii.gz", "metrics.tsv")}
-    metrics = encode_scan(
-        trained,
-        image,
-        mask,
-        scan,
-        paths["latent.npy"],
-        paths["recon.nii.gz"],
-        paths["metrics.tsv"],
-        "vqvae",
-        TINY_MODEL,
-        cfg,
-    )
-    return metrics, paths
-
-
-def test_encode_outputs(trained, synthetic_4mm, tmp_path):
+def _encode(trained, synthetic_4mm, out_dir, picks=(4, 5, 0), **cfg):
     images, masks = synthetic_4mm
-    metrics, paths = _encode(trained, images[4], masks[4], tmp_path, "sub-004")
-    latent = np.load(paths["latent.npy"])
+    return encode_chunk(
+        trained,
+        [SCANS[i] for i in picks],
+        [images[i] for i in picks],
+        [masks[i] for i in picks],
+        out_dir,
+        TINY_MODEL,
+        resolution_mm=4,
+        encode_config={"batch_size": 2, **cfg},
+    )
+
+
+def _digest(folder):
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def test_chunk_outputs(trained, synthetic_4mm, tmp_path):
+    images, _ = synthetic_4mm
+    table = _encode(trained, synthetic_4mm, tmp_path / "chunk-00")
+    chunk = tmp_path / "chunk-00"
+    assert list(table["scan"]) == [SCANS[4], SCANS[5], SCANS[0]]
+    assert list(table["row"]) == [0, 1, 2]
+    written = pd.read_csv(chunk / derivatives.SCANS_TABLE, sep="\t")
+    pd.testing.assert_frame_equal(written, table, check_dtype=False, rtol=1e-5)
+    latent = np.load(chunk / derivatives.latent_file("z"))
+    assert latent.shape == (3, 4, 10, 12, 10) and latent.dtype == np.float32
     umask = os.umask(0)
     os.umask(umask)
-    assert paths["latent.npy"].stat().st_mode & 0o777 == 0o666 & ~umask  # not mkstemp's 0600
-    assert (
-        latent.shape == (4, 10, 12, 10) and latent.dtype == np.float32 and np.isfinite(latent).all()
-    )
-    recon = nib.load(paths["recon.nii.gz"])
-    src = nib.load(images[4])
+    assert chunk.stat().st_mode & 0o777 == 0o777 & ~umask  # not mkdtemp's 0700
+
+    # Each row is that scan's latent, whatever batch it was encoded in.
+    model, _ = load_model(trained, TINY_MODEL)
+    import torch
+
+    x = torch.from_numpy(np.asarray(nib.load(images[5]).dataobj, np.float32))[None, None]
+    with torch.no_grad():
+        z5 = model.encode(x)["z"][0].numpy()
+    np.testing.assert_allclose(latent[1], z5, rtol=1e-5, atol=1e-6)
+
+    recon = nib.load(chunk / derivatives.recon_file(SCANS[5], 4, "vqvae"))
+    src = nib.load(images[5])
     assert recon.shape == src.shape and np.allclose(recon.affine, src.affine)
     assert recon.get_data_dtype() == np.float32 and float(np.asarray(recon.dataobj).min()) >= 0
-    row = pd.read_csv(paths["metrics.tsv"], sep="\t")
-    assert list(row.columns) == METRIC_COLUMNS and len(row) == 1 and row["scan"][0] == "sub-004"
-    assert row["ssim"][0] == pytest.approx(metrics["ssim"], rel=1e-5) and 0 < metrics["mae"] < 1
-    # Deterministic, and float16 storage is close to float32.
-    _, again = _encode(
-        trained, images[4], masks[4], tmp_path / "again", "sub-004", latent_dtype="float16"
-    )
-    half = np.load(again["latent.npy"])
+    assert table["ssim"].between(-1, 1).all() and (table["mae"] > 0).all()
+
+
+def test_same_inputs_give_byte_identical_chunks(trained, synthetic_4mm, tmp_path):
+    _encode(trained, synthetic_4mm, tmp_path / "a")
+    _encode(trained, synthetic_4mm, tmp_path / "b")
+    a, b = _digest(tmp_path / "a"), _digest(tmp_path / "b")
+    assert len(a) == 5 and a == b
+
+
+def test_float16_storage_is_close_to_float32(trained, synthetic_4mm, tmp_path):
+    _encode(trained, synthetic_4mm, tmp_path / "f32")
+    _encode(trained, synthetic_4mm, tmp_path / "f16", latent_dtype="float16")
+    full = np.load(tmp_path / "f32" / derivatives.latent_file("z"))
+    half = np.load(tmp_path / "f16" / derivatives.latent_file("z"))
     assert half.dtype == np.float16
-    np.testing.assert_allclose(half.astype(np.float32), latent, rtol=2e-3, atol=2e-3)
+    np.testing.assert_allclose(half.astype(np.float32), full, rtol=2e-3, atol=2e-3)
+    assert not np.array_equal(half.astype(np.float32), full)
 
 
-def test_wrong_model_config_or_grid_is_reported(trained, synthetic_4mm, tmp_path):
+def test_wrong_model_config_or_grid_is_reported_and_leaves_nothing(
+    trained, synthetic_4mm, tmp_path
+):
     images, masks = synthetic_4mm
-    with pytest.raises(InputDataError, match="different model configuration"):
-        encode_scan(
+    with pytest.raises(InputDataError, match="codebook_size: file has 64, config has 32"):
+        encode_chunk(
             trained,
-            images[4],
-            masks[4],
-            "s",
-            tmp_path / "l.npy",
-            tmp_path / "r.nii.gz",
-            tmp_path / "m.tsv",
-            "vqvae",
+            [SCANS[4]],
+            [images[4]],
+            [masks[4]],
+            tmp_path / "c",
             {**TINY_MODEL, "codebook_size": 32},
+            resolution_mm=4,
         )
     small = nib.Nifti1Image(np.random.default_rng(0).random((40, 48, 32), np.float32), np.eye(4))
     nib.save(small, tmp_path / "small.nii.gz")
     with pytest.raises(
         InputDataError, match=r"differs from the model's training grid \(40, 48, 40\)"
     ):
-        _encode(trained, tmp_path / "small.nii.gz", masks[4], tmp_path, "s")
-    assert not list(tmp_path.glob("s_*"))
+        encode_chunk(
+            trained,
+            [SCANS[4], "sub-009/anat/sub-009"],
+            [images[4], tmp_path / "small.nii.gz"],
+            [masks[4], masks[4]],
+            tmp_path / "c",
+            TINY_MODEL,
+            resolution_mm=4,
+        )
+    assert not (tmp_path / "c").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["small.nii.gz"]
 
 
 def test_summary_table_and_figure(trained, synthetic_4mm, tmp_path):
-    images, masks = synthetic_4mm
-    scans = [f"sub-00{i}/anat/sub-00{i}" for i in range(6)]
-    splits = ["train"] * 4 + ["val", "test"]
+    images, _ = synthetic_4mm
     cohort = pd.DataFrame(
         {
-            "scan": scans,
-            "participant_id": [s[:7] for s in scans],
+            "scan": SCANS,
+            "participant_id": [s[:7] for s in SCANS],
             "session_id": "n/a",
-            "split": splits,
-            "age": 70,
+            "path": [str(Path(p).absolute()) for p in images],
+            "split": ["train"] * 4 + ["val", "test"],
         }
     )
     cohort.to_csv(tmp_path / "cohort.tsv", sep="\t", index=False)
-    metric_files, recons = [], []
-    for i in (4, 5):
-        _, paths = _encode(trained, images[i], masks[i], tmp_path, f"scan{i}")
-        df = pd.read_csv(paths["metrics.tsv"], sep="\t").assign(scan=scans[i])
-        df.to_csv(paths["metrics.tsv"], sep="\t", index=False)
-        metric_files.append(paths["metrics.tsv"])
-        recons.append(paths["recon.nii.gz"])
+    _encode(trained, synthetic_4mm, tmp_path / "chunk-00", picks=(0, 5))
+    _encode(trained, synthetic_4mm, tmp_path / "chunk-01", picks=(1, 4))
     table = summarise_reconstructions(
         tmp_path / "cohort.tsv",
-        metric_files,
+        [tmp_path / "chunk-00", tmp_path / "chunk-01"],
+        ["val", "test"],
         tmp_path / "summary.tsv",
         tmp_path / "recon.png",
-        images[4:],
-        recons,
+        {SCANS[4]: images[4], SCANS[5]: images[5]},
+        resolution_mm=4,
+        family="vqvae",
         figure_scans=2,
     )
-    assert list(table["split"]) == ["val", "test"]
+    assert list(table["split"]) == ["val", "test"] and list(table["scan"]) == [SCANS[4], SCANS[5]]
     written = pd.read_csv(tmp_path / "summary.tsv", sep="\t")
     assert list(written.columns) == [
-        "scan",
-        "participant_id",
-        "session_id",
-        "split",
-        "mae",
-        "psnr",
-        "ssim",
-        "n_voxels",
-    ]
-    assert (tmp_path / "recon.png").stat().st_size > 20_000
+        "scan", "participant_id", "session_id", "split", "mae", "psnr", "ssim", "n_voxels",
+    ]  # fmt: skip
+    assert_figure_panels(tmp_path / "recon.png", rows=2, columns=9)

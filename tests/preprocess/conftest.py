@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import nibabel as nib
@@ -48,10 +49,18 @@ def posed_template(tmp_path_factory) -> dict:
     return {"path": path, "truth_mask": truth, "pose": pose}
 
 
+def missing_asset(reason: str) -> None:
+    """A test asset is absent: fail under CI (CI=true, where every asset must be there), else skip."""
+    if os.environ.get("CI", "").strip().lower() == "true":
+        pytest.fail(f"{reason} (CI=true: every test asset must be present)", pytrace=False)
+    pytest.skip(reason)
+
+
 @pytest.fixture(scope="session")
 def ixi_dir() -> Path:
+    """The folder of real IXI T1w scans (../shared/data/ixi beside the checkout)."""
     if not IXI_DIR.is_dir():
-        pytest.skip(
+        missing_asset(
             f"real IXI scans not found at {IXI_DIR} (../shared/data/ixi beside the checkout)"
         )
     return IXI_DIR
@@ -61,7 +70,7 @@ def ixi_dir() -> Path:
 def colin27_2mm(tmp_path_factory) -> Path:
     """Colin27 (Debian mricron-data) downsampled to 2 mm, to keep the test fast."""
     if not COLIN27.is_file():
-        pytest.skip(f"Colin27 not found at {COLIN27}: install the Debian package mricron-data")
+        missing_asset(f"Colin27 not found at {COLIN27}: install the Debian package mricron-data")
     import ants
 
     from latentcf.preprocess.antsimg import to_ants, to_nifti

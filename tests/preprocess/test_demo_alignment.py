@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from latentcf.demo import simulate_demo
 from latentcf.preprocess.metrics import warped_mask_dice
 from latentcf.preprocess.pipeline import run_native, run_registration
 
@@ -18,11 +19,8 @@ DEMO = {"n_subjects": 2, "sessions_per_subject": 1, "resolution_mm": 2, "field_s
 
 @pytest.fixture(scope="module")
 def demo_bids(tmp_path_factory) -> Path:
-    demo = pytest.importorskip(
-        "latentcf.demo", reason="the demo simulator (latentcf.demo) is not available"
-    )
     out = tmp_path_factory.mktemp("demo") / "bids"
-    return demo.simulate_demo(out, DEMO, [], seed=11)
+    return simulate_demo(out, DEMO, [], seed=11)
 
 
 def test_demo_scan_is_aligned_like_its_truth(demo_bids, tmp_path, subject="sub-002"):

@@ -53,3 +53,20 @@ def test_dice_ncc_volume():
     assert metrics.ncc(x, 3 * x + 2) == pytest.approx(1.0)
     assert metrics.ncc(x, -x) == pytest.approx(-1.0)
     assert metrics.volume_ml(a, np.diag([2.0, 2.0, 2.0, 1.0])) == pytest.approx(500 * 8 / 1000)
+
+
+def test_dice_agrees_with_monai():
+    """Our numpy Dice (kept in the per-scan jobs, which do not import monai) matches MONAI's."""
+    import torch
+    from monai.metrics import compute_dice
+
+    rng = np.random.default_rng(4)
+    for fraction_a, fraction_b in [(0.5, 0.5), (0.1, 0.7), (0.9, 0.05)]:
+        a = rng.random((12, 10, 8)) < fraction_a
+        b = rng.random((12, 10, 8)) < fraction_b
+        theirs = compute_dice(
+            torch.from_numpy(a)[None, None].float(),
+            torch.from_numpy(b)[None, None].float(),
+            include_background=True,
+        )
+        assert metrics.dice(a, b) == pytest.approx(float(theirs.item()), rel=1e-6)

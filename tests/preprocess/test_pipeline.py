@@ -7,6 +7,7 @@ import json
 import nibabel as nib
 import numpy as np
 import pytest
+from pp_helpers import OUTLINE_PANELS, OUTLINE_PX, png_panels_vary
 
 from latentcf.errors import InputDataError
 from latentcf.grid import grid_affine, grid_shape
@@ -99,14 +100,24 @@ def test_native_outputs_stay_on_the_scan_grid(processed):
     qc = json.loads(processed["native"][3].read_text())
     assert qc["skullstrip_method"] == "deepbet"
     assert 1200 <= qc["brain_volume_ml"] <= 2000  # the template brain is ~1.65 l
-    assert processed["native"][2].stat().st_size > 10_000  # a real PNG
+    assert "timings" not in qc  # run times go to the log, never into files later stages read
+    stds = png_panels_vary(processed["native"][2], OUTLINE_PX, OUTLINE_PANELS)
+    assert min(stds) > 1.0, stds  # each slice panel shows an image, not a blank
 
 
 def test_registration_recovers_the_known_pose(processed):
     from latentcf.preprocess.register import load_transform
 
     qc = json.loads((processed["out"] / "reg.json").read_text())
+    assert set(qc) == {
+        "template",
+        "dice_template_brain_mask",
+        "ncc_template_brain",
+        "affine_scale_factor",
+    }
     assert qc["dice_template_brain_mask"] >= 0.9
+    stds = png_panels_vary(processed["out"] / "reg.png", OUTLINE_PX, OUTLINE_PANELS)
+    assert min(stds) > 1.0, stds
     assert abs(qc["affine_scale_factor"] - 1.0) < 0.05  # the template was only rotated and shifted
     assert warped_mask_dice(processed["truth_mask"], processed["xfm"]) >= 0.9
     # The transform maps template points (LPS) to scan points: compare with the true pose.

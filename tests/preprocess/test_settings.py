@@ -9,7 +9,12 @@ import pytest
 
 from latentcf.config import ConfigValidationError, validate_config
 from latentcf.preprocess.bias import n4_correct
-from latentcf.preprocess.register import AFFINE_DEFAULT, RIGID_DEFAULT, affine_register
+from latentcf.preprocess.register import (
+    AFFINE_DEFAULT,
+    RIGID_DEFAULT,
+    affine_register,
+    default_random_seed,
+)
 from latentcf.preprocess.settings import settings_problems
 
 BASE = {"demo": {"enabled": True}}
@@ -38,6 +43,9 @@ def test_schema_defaults_match_the_code_defaults():
     reg = _defaults(affine_register)
     for key in ("working_resolution_mm", "sampling_rate", "metric"):
         assert section["registration"][key] == reg[key]
+    # The seed's default lives in the schema only; the code's None means "the schema default".
+    assert reg["random_seed"] is None
+    assert section["registration"]["random_seed"] == default_random_seed() == 1
     for stage, default in (("rigid", RIGID_DEFAULT), ("affine", AFFINE_DEFAULT)):
         for key, value in default.items():
             assert tuple(section["registration"][stage][key]) == tuple(value)
@@ -51,6 +59,8 @@ def test_schema_defaults_match_the_code_defaults():
         ({"resolution_mm": 3}, "preprocess.resolution_mm"),
         ({"registration": {"metrc": "GC"}}, "Did you mean 'metric'"),
         ({"normalisation": {"upper_percentile": 101}}, "preprocess.normalisation.upper_percentile"),
+        ({"registration": {"random_seed": -1}}, "preprocess.registration.random_seed"),
+        ({"registration": {"random_seed": 1.5}}, "preprocess.registration.random_seed"),
     ],
 )
 def test_bad_values_name_the_key(preprocess, expected):

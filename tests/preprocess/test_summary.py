@@ -6,6 +6,7 @@ import json
 
 import nibabel as nib
 import numpy as np
+from pp_helpers import png_panels_vary
 
 from latentcf.grid import grid_affine, grid_shape
 from latentcf.preprocess.summary import write_qc_summary
@@ -34,4 +35,7 @@ def test_qc_summary_flags_bad_scans(tmp_path):
     table = write_qc_summary(scans, ss, reg, images, tmp_path / "qc.tsv", tmp_path / "qc.png")
     assert list(table["flag"]) == ["n/a", "brain_volume", "registration"]
     assert (tmp_path / "qc.tsv").read_text().splitlines()[0].startswith("scan\t")
-    assert (tmp_path / "qc.png").stat().st_size > 5_000
+    # 3 scans: one row of 3 panels, figsize (1.8 * 3, 2.2) inches at 90 dpi.
+    panels = [(i / 3 + 1 / 12, (i + 1) / 3 - 1 / 12, 0.35, 0.65) for i in range(3)]
+    stds = png_panels_vary(tmp_path / "qc.png", (486, 198), panels)
+    assert min(stds) > 1.0, stds  # each panel shows its scan's slice

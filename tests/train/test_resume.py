@@ -27,7 +27,6 @@ def _train(root, data, train_cfg=TINY_TRAIN, seed=7):
         images[:4],
         images[4:],
         masks[4:],
-        "vqvae",
         TINY_MODEL,
         train_cfg,
         seed,
@@ -66,7 +65,7 @@ KILL_SCRIPT = textwrap.dedent(
     loop.ckpt.save_checkpoint = save_then_die
     root = Path(args["root"])
     outputs = TrainOutputs(root / "model.pt", root / "training.tsv", root / "training.png", root / "checkpoints")
-    train_model(args["images"][:4], args["images"][4:], args["masks"][4:], "vqvae", args["model"],
+    train_model(args["images"][:4], args["images"][4:], args["masks"][4:], args["model"],
                 args["train"], 7, outputs, threads=1)
     """
 )

@@ -13,14 +13,16 @@ SNAKEMAKE = Path(sys.executable).parent / "snakemake"
 
 
 def run_snakemake(
-    workdir: Path, configfile: Path, *args: str, check: bool = True
+    workdir: Path, configfile: Path, *args: str, check: bool = True, env: dict | None = None
 ) -> subprocess.CompletedProcess:
-    """`snakemake` on REPO/Snakefile inside `workdir`; returns the finished process (text output)."""
+    """`snakemake` on REPO/Snakefile inside `workdir`; returns the finished process (text output).
+
+    `env` adds environment variables (e.g. PYTHONPATH to run another copy of the package)."""
     command = [
         str(SNAKEMAKE), "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
         "--configfile", str(configfile), "--cores", "2", "--resources", "gpu=1", *args,
     ]  # fmt: skip
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "OMP_NUM_THREADS": "1", **(env or {})}
     result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=1800)
     if check and result.returncode != 0:
         raise AssertionError(
@@ -29,10 +31,11 @@ def run_snakemake(
     return result
 
 
-def planned_jobs(workdir: Path, configfile: Path, *args: str) -> dict[str, int]:
+def planned_jobs(
+    workdir: Path, configfile: Path, *args: str, env: dict | None = None
+) -> dict[str, int]:
     """Jobs a dry run would execute, as {rule: count} (empty when nothing is to be done)."""
-    result = run_snakemake(workdir, configfile, "--dry-run", *args)
-    text = result.stdout + result.stderr
+    text = _dry_run(workdir, configfile, *args, env=env)
     if "Nothing to be done" in text:
         return {}
     match = re.search(r"Job stats:\n.*?\n-+\s+-+\n(.*?)\n\s*\n", text, re.S)
@@ -43,3 +46,19 @@ def planned_jobs(workdir: Path, configfile: Path, *args: str) -> dict[str, int]:
         if name != "total":
             jobs[name] = int(count)
     return jobs
+
+
+def planned_job_list(workdir: Path, configfile: Path, *args: str) -> list[tuple[str, str]]:
+    """Jobs a dry run would execute, as sorted (rule, wildcards) pairs ('' without wildcards)."""
+    text = _dry_run(workdir, configfile, *args)
+    jobs = []
+    for block in re.split(r"\n(?=(?:local)?(?:rule|checkpoint) \S+:\n)", text)[1:]:
+        rule = re.match(r"(?:local)?(?:rule|checkpoint) (\S+):", block).group(1)
+        wildcards = re.search(r"^\s+wildcards: (.*)$", block, re.M)
+        jobs.append((rule, wildcards.group(1) if wildcards else ""))
+    return sorted(jobs)
+
+
+def _dry_run(workdir: Path, configfile: Path, *args: str, env: dict | None = None) -> str:
+    result = run_snakemake(workdir, configfile, "--dry-run", *args, env=env)
+    return result.stdout + result.stderr

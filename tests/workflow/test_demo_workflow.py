@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import nibabel as nib
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from image_checks import assert_figure_panels
 
-from .snakemake_runner import planned_jobs, run_snakemake
+from latentcf import derivatives
+from latentcf.chunks import chunk_label, chunk_of
+
+from .snakemake_runner import REPO, planned_job_list, planned_jobs, run_snakemake
 
 pytestmark = pytest.mark.workflow
 TINY = Path(__file__).with_name("config_tiny.yaml")
 UPSTREAM_OF_PREPROCESSING = {"simulate_demo", "ingest"}
+MODELS = ("vqvae", "vqvae_1level")
+MODEL_JOBS = {"train", "encode", "summarise_reconstructions"}
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +46,7 @@ def test_every_stage_produced_its_outputs(tiny_run):
     results = tiny_run / "results"
     cohort = pd.read_csv(results / "cohort" / "cohort.tsv", sep="\t")
     assert len(cohort) == 5 and set(cohort["split"]) == {"train", "val", "test"}
-    assert (results / "demo" / "truth_volumes_vs_age.png").stat().st_size > 10_000
+    assert_figure_panels(results / "demo" / "truth_volumes_vs_age.png", rows=2, columns=4)
     assert (results / "preprocess" / "dataset_description.json").is_file()
     for scan in cohort["scan"]:
         image = nib.load(
@@ -48,19 +56,34 @@ def test_every_stage_produced_its_outputs(tiny_run):
         )
         assert image.shape == (40, 48, 40)
         assert (results / "preprocess" / f"{scan}_desc-registration_qc.png").is_file()
-        recon = (
-            results
-            / "vqvae"
-            / "encode"
-            / f"{scan}_space-MNI152NLin2009cSym_res-4_desc-vqvaerecon_T1w.nii.gz"
-        )
-        assert nib.load(recon).shape == (40, 48, 40)
-        assert (results / "vqvae" / "encode" / f"{scan}_desc-vqvae_latent.npy").is_file()
-    metrics = pd.read_csv(results / "vqvae" / "encode" / "reconstruction_metrics.tsv", sep="\t")
-    assert set(metrics["split"]) <= {"val", "test"} and len(metrics) == 2
+    chunks = {
+        scan: chunk_label(chunk_of(pid, 2))
+        for scan, pid in zip(cohort["scan"], cohort["participant_id"], strict=True)
+    }
+    latents = {}
+    for model in MODELS:
+        encoded = sorted((results / model / "encode").glob("chunk-*"))
+        assert [p.name for p in encoded] == [f"chunk-{c}" for c in sorted(set(chunks.values()))]
+        for chunk in encoded:
+            table = pd.read_csv(chunk / derivatives.SCANS_TABLE, sep="\t")
+            assert all(chunks[s] == chunk.name[6:] for s in table["scan"])
+            z = np.load(chunk / derivatives.latent_file("z"))
+            assert z.shape == (len(table), 8, 5, 6, 5) and np.isfinite(z).all()
+            latents[model, chunk.name] = z
+            for scan in table["scan"]:
+                recon = nib.load(chunk / derivatives.recon_file(scan, 4, "vqvae"))
+                assert recon.shape == (40, 48, 40)
+        assert sum(len(pd.read_csv(c / "scans.tsv", sep="\t")) for c in encoded) == len(cohort)
+        metrics = pd.read_csv(results / model / "encode" / "reconstruction_metrics.tsv", sep="\t")
+        assert set(metrics["split"]) == {"val", "test"} and len(metrics) == 2
+        assert (results / model / "model" / "model.pt").is_file()
+    # Two models, two sets of weights: their latents differ.
+    assert not np.allclose(latents["vqvae", "chunk-00"], latents["vqvae_1level", "chunk-00"])
     summary = (results / "summary.md").read_text()
     assert "Cohort: 5 scans of 5 subjects" in summary
-    assert "## Reconstruction of held-out scans" in summary and "| ssim " in summary
+    for model in MODELS:
+        assert f"## Reconstruction of held-out scans (inside the brain mask): {model}" in summary
+    assert "| ssim " in summary
     assert "![preprocess_qc](preprocess/qc/preprocess_qc.png)" in summary
 
 
@@ -81,7 +104,7 @@ def test_normalisation_change_reruns_only_the_model_grid_step_and_after(tiny_run
     )
     jobs = planned_jobs(tiny_run, config)
     assert jobs.get("preprocess_grid") == 5
-    assert "train_vqvae" in jobs
+    assert jobs.get("train") == 2
     assert not UPSTREAM_OF_PREPROCESSING & set(jobs)
     assert "preprocess_native" not in jobs and "preprocess_register" not in jobs
 
@@ -96,10 +119,44 @@ def test_registration_change_keeps_n4_and_skull_stripping(tiny_run, tmp_path):
     assert not ({"preprocess_native"} | UPSTREAM_OF_PREPROCESSING) & set(jobs)
 
 
-def test_training_change_reruns_training_and_encoding_only(tiny_run, tmp_path):
+def test_training_change_reruns_every_model_and_nothing_before(tiny_run, tmp_path):
     jobs = planned_jobs(tiny_run, variant(tmp_path, train={"max_steps": 7}))
-    assert jobs.get("train_vqvae") == 1 and jobs.get("encode_vqvae") == 5
+    assert jobs.get("train") == 2 and jobs.get("encode") == 4
     assert not any(rule.startswith("preprocess") for rule in jobs)
+
+
+def test_one_models_settings_rerun_that_model_only(tiny_run, tmp_path):
+    config = yaml.safe_load(TINY.read_text())
+    config["models"]["vqvae_1level"]["codebook_size"] = 16
+    path = tmp_path / "one_model.yaml"
+    path.write_text(yaml.safe_dump(config))
+    jobs = planned_job_list(tiny_run, path)
+    model_jobs = [(rule, wc) for rule, wc in jobs if rule in MODEL_JOBS]
+    assert sorted(rule for rule, _ in model_jobs) == [
+        "encode", "encode", "summarise_reconstructions", "train",
+    ]  # fmt: skip
+    assert all(wc.startswith("model=vqvae_1level") for _, wc in model_jobs), model_jobs
+    assert {rule for rule, _ in jobs} == MODEL_JOBS | {"summary", "all"}
+
+
+def test_a_models_code_change_reruns_model_stages_only(tiny_run, tmp_path):
+    """Package upgrades rerun what they affect: a copy of the package, first on PYTHONPATH, with
+    a change to the training loop reruns training and what follows; a comment reruns nothing."""
+    copy = tmp_path / "src"
+    shutil.copytree(
+        REPO / "src" / "latentcf", copy / "latentcf", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    env = {"PYTHONPATH": str(copy)}
+    assert planned_jobs(tiny_run, TINY, env=env) == {}
+    loop = copy / "latentcf" / "train" / "loop.py"
+    loop.write_text(loop.read_text() + "\n# a comment changes nothing\n")
+    assert planned_jobs(tiny_run, TINY, env=env) == {}
+    loop.write_text(loop.read_text() + "\nCHANGED = 1\n")
+    jobs = planned_jobs(tiny_run, TINY, env=env)
+    assert jobs.get("train") == 2 and jobs.get("encode") == 4
+    assert not (UPSTREAM_OF_PREPROCESSING | {"preprocess_native", "preprocess_register"}) & set(
+        jobs
+    )
 
 
 def test_bad_config_stops_before_any_job(tmp_path):

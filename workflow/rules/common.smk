@@ -3,12 +3,15 @@
 
 import functools
 import os
+import re
 import sys
 from pathlib import Path
 
-from latentcf.cohort import read_cohort
-from latentcf.cohort.bids import bids_tracked_files
+from latentcf.chunks import chunk_members
+from latentcf.cohort import ingest_inputs, read_cohort
 from latentcf.config import ConfigValidationError, validate_config
+from latentcf.hardware import gpu_request
+from latentcf.provenance import code_version
 from latentcf.templates import TEMPLATE_ID
 from snakemake.utils import min_version
 
@@ -22,11 +25,21 @@ except ConfigValidationError as exc:
 
 OUT = config["output_dir"]
 RES = config["preprocess"]["resolution_mm"]
-FAMILY = config["model"]["family"]
+MODELS = config["models"]
 
 
 wildcard_constraints:
     scan=r"sub-[^/]+/(ses-[^/]+/)?anat/sub-[^/_]+(_ses-[^/_]+)?",
+    model="|".join(re.escape(name) for name in MODELS),
+    chunk=r"\d+",
+
+
+SCRIPTS = Path(workflow.current_basedir).parents[1] / "scripts"
+
+
+def code(script):
+    """Hash of the package code `scripts/<script>` runs (a `code` param: upgrades rerun stages)."""
+    return code_version(SCRIPTS / script)
 
 
 # ---------------------------------------------------------------- input data
@@ -42,11 +55,13 @@ def ingest_input(wildcards=None):
 @functools.lru_cache(maxsize=4)
 def _read_cohort(path, mtime):
     table = read_cohort(path, config["covariates"])
-    return table, dict(zip(table["scan"], table["path"]))
+    chunks = chunk_members(table["scan"], table["participant_id"], config["chunks"])
+    return table, dict(zip(table["scan"], table["path"])), chunks
 
 
 def _cohort():
-    """(cohort table, {scan: raw T1w path}) from the ingest checkpoint (input functions only)."""
+    """(cohort table, {scan: raw T1w path}, {chunk: scans}) from the ingest checkpoint
+    (input functions only)."""
     path = checkpoints.ingest.get().output.cohort
     return _read_cohort(path, Path(path).stat().st_mtime)
 
@@ -72,14 +87,6 @@ def preproc_path(scan, pattern=None):
     return (pattern or PREPROC_T1W).format(scan=scan, res=RES)
 
 
-def preproc_t1w(wildcards):
-    return preproc_path(wildcards.scan)
-
-
-def preproc_mask(wildcards):
-    return preproc_path(wildcards.scan, PREPROC_MASK)
-
-
 def preproc_t1w_for_split(*splits):
     """Input function: model-grid T1w of every scan in `splits`."""
     return lambda wildcards: [preproc_path(s) for s in scans(*splits)]
@@ -94,30 +101,51 @@ def preproc_mask_for_split(*splits):
 
 
 def ingest_tracked_files(wildcards):
-    """participants.tsv, sessions tables and T1w images of a user's BIDS folder, so that
-    editing or adding any of them reruns ingest (the demo folder is a rule output instead)."""
+    """What ingest reads from a user's BIDS folder (tables, T1w images and their folders), so that
+    editing or adding any of them reruns ingest; from the cohort tables when they are current,
+    without walking the tree (latentcf.cohort.tracking). The demo folder is a rule output instead."""
     if config["demo"]["enabled"] or not config["input"]["bids_dir"]:
         return []
-    return bids_tracked_files(config["input"]["bids_dir"])
+    cohort = f"{OUT}/cohort"
+    return ingest_inputs(
+        config["input"]["bids_dir"],
+        f"{cohort}/cohort.tsv",
+        f"{cohort}/excluded.tsv",
+        config["participant_label"],
+    )
 
 
-# ---------------------------------------------------------------- model family vqvae
-
-VQVAE_TRAIN_RUNTIME_MIN = {1: 1440, 2: 240, 4: 60}
+# ---------------------------------------------------------------- models (chunks of scans)
 
 
-def vqvae_train_runtime(wildcards):
+def chunks(*splits):
+    """Chunk labels holding at least one scan of `splits` (all scans when none is given)."""
+    wanted = set(scans(*splits))
+    return [c for c, members in _cohort()[2].items() if wanted.intersection(members)]
+
+
+def chunk_scans(wildcards):
+    """Scans of chunk `wildcards.chunk`, in cohort order."""
+    return _cohort()[2][wildcards.chunk]
+
+
+def chunk_preproc(pattern):
+    """Input function: model-grid files (PREPROC_T1W or PREPROC_MASK) of the chunk's scans."""
+    return lambda wildcards: [preproc_path(s, pattern) for s in chunk_scans(wildcards)]
+
+
+def chunk_dirs(*splits):
+    """Input function: encode folders of a model's chunks that hold scans of `splits`."""
+    return lambda wildcards: [f"{OUT}/{wildcards.model}/encode/chunk-{c}" for c in chunks(*splits)]
+
+
+TRAIN_MEM_MB = {1: 24000, 2: 6000, 4: 2000}
+TRAIN_RUNTIME_MIN = {1: 1440, 2: 240, 4: 60}
+
+
+def train_runtime(wildcards):
     budget = config["train"]["max_minutes"]
-    return int(budget + 30) if budget else VQVAE_TRAIN_RUNTIME_MIN[RES]
-
-
-def vqvae_heldout(kind):
-    """Input function: per-scan encode outputs (metrics / recon) of the val and test scans."""
-    names = {
-        "metrics": "desc-vqvae_metrics.tsv",
-        "recon": f"space-{TEMPLATE_ID}_res-{RES}_desc-vqvaerecon_T1w.nii.gz",
-    }
-    return lambda wildcards: [f"{VQVAE}/encode/{s}_{names[kind]}" for s in scans("val", "test")]
+    return int(budget + 30) if budget else TRAIN_RUNTIME_MIN[RES]
 
 
 # ---------------------------------------------------------------- summary
@@ -130,7 +158,12 @@ def summary_inputs(wildcards):
         targets["demo_figure"] = f"{OUT}/demo/truth_volumes_vs_age.png"
     targets["preprocessed"] = [preproc_path(s) for s in scans()]
     targets["preprocess_qc"] = [PREPROC_QC_TABLE, PREPROC_QC_MOSAIC]
-    targets["vqvae_model"] = rules.train_vqvae.output.model
-    targets["vqvae_latents"] = expand(rules.encode_vqvae.output.latent, scan=scans())
-    targets["vqvae_reconstructions"] = list(rules.summarise_reconstructions.output)
+    for model in MODELS:
+        targets[f"{model}: model"] = expand(rules.train.output.model, model=model)
+        targets[f"{model}: latents (chunks)"] = expand(
+            rules.encode.output.chunk, model=model, chunk=chunks()
+        )
+        targets[f"{model}: reconstructions"] = expand(
+            list(rules.summarise_reconstructions.output), model=model
+        )
     return targets

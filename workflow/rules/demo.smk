@@ -8,6 +8,7 @@ rule simulate_demo:
         demo=config["demo"],
         interventions=config["interventions"],
         seed=config["seed"],
+        code=code("simulate_demo.py"),
     log:
         "logs/demo/simulate.log",
     benchmark:
@@ -33,6 +34,7 @@ rule plot_demo_truth:
         ),
     params:
         volumes="derivatives/truth/volumes.tsv",
+        code=code("plot_demo_truth.py"),
     log:
         "logs/demo/plot_truth.log",
     conda:

@@ -16,6 +16,7 @@ checkpoint ingest:
         participant_label=config["participant_label"],
         seed=config["seed"],
         options=config["ingest"],
+        code=code("ingest.py"),
     log:
         "logs/ingest.log",
     conda:

@@ -1,92 +1,104 @@
-# Model family vqvae: train the 3D VQ-VAE, encode every scan, summarise reconstructions.
-# Outputs live under {OUT}/vqvae/ (a BIDS-derivatives root). Checkpoints in
-# {OUT}/vqvae/model/checkpoints/ are deliberately NOT outputs: Snakemake must not delete them
+# Models (one {model} per entry of config `models`): train, encode every scan per chunk of scans,
+# summarise held-out reconstructions. Outputs live under {OUT}/{model}/ (a BIDS-derivatives root;
+# names in latentcf.derivatives). Each rule gets only its model's settings through params:, so
+# changing one model's settings reruns that model's jobs only. Checkpoints in
+# {OUT}/{model}/model/checkpoints/ are deliberately NOT outputs: Snakemake must not delete them
 # when a training job fails, so that rerunning resumes from the newest matching one.
 
-VQVAE = f"{OUT}/vqvae"
-VQVAE_TRAIN_MEM_MB = {1: 24000, 2: 6000, 4: 2000}
+MODEL_DIR = f"{OUT}/{{model}}"
+_ENCODE = {k: v for k, v in config["encode"].items() if k != "figure_scans"}
 
 
-rule train_vqvae:
+rule train:
     input:
-        cohort=f"{OUT}/cohort/cohort.tsv",
         train_images=preproc_t1w_for_split("train"),
         val_images=preproc_t1w_for_split("val"),
         val_masks=preproc_mask_for_split("val"),
     output:
-        model=f"{VQVAE}/model/model.pt",
-        table=f"{VQVAE}/model/training.tsv",
-        description=f"{VQVAE}/dataset_description.json",
+        model=f"{MODEL_DIR}/model/model.pt",
+        table=f"{MODEL_DIR}/model/training.tsv",
+        description=f"{MODEL_DIR}/dataset_description.json",
         plot=report(
-            f"{VQVAE}/model/training.png",
+            f"{MODEL_DIR}/model/training.png",
             caption="../report/training.rst",
-            category="Model",
+            category="Models",
+            subcategory="{model}",
         ),
     params:
-        family="vqvae",
-        model=config["model"]["vqvae"],
+        model=lambda wildcards: MODELS[wildcards.model],
         train=config["train"],
         seed=config["seed"],
-        checkpoint_dir=f"{VQVAE}/model/checkpoints",
+        checkpoint_dir=lambda wildcards: f"{OUT}/{wildcards.model}/model/checkpoints",
+        code=code("train.py"),
     log:
-        "logs/train_vqvae.log",
+        "logs/{model}/train.log",
     benchmark:
-        "benchmarks/train_vqvae.tsv"
-    threads: workflow.cores
+        "benchmarks/{model}/train.tsv"
+    threads: config["train"]["threads"]
     resources:
-        gpu=1,
-        mem_mb=VQVAE_TRAIN_MEM_MB[RES],
-        runtime=vqvae_train_runtime,
+        gpu=gpu_request(config["train"]["device"]),
+        mem_mb=TRAIN_MEM_MB[RES],
+        runtime=train_runtime,
     conda:
         "../../envs/latentcf.yaml"
     script:
-        "../../scripts/train_vqvae.py"
+        "../../scripts/train.py"
 
 
-rule encode_vqvae:
+rule encode:
     input:
-        model=f"{VQVAE}/model/model.pt",
-        image=preproc_t1w,
-        mask=preproc_mask,
+        model=f"{MODEL_DIR}/model/model.pt",
+        images=chunk_preproc(PREPROC_T1W),
+        masks=chunk_preproc(PREPROC_MASK),
     output:
-        latent=f"{VQVAE}/encode/{{scan}}_desc-vqvae_latent.npy",
-        recon=f"{VQVAE}/encode/{{scan}}_space-{TEMPLATE_ID}_res-{RES}_desc-vqvaerecon_T1w.nii.gz",
-        metrics=f"{VQVAE}/encode/{{scan}}_desc-vqvae_metrics.tsv",
+        chunk=directory(f"{MODEL_DIR}/encode/chunk-{{chunk}}"),
     params:
-        family="vqvae",
-        model=config["model"]["vqvae"],
-        encode=config["encode"],
+        scans=chunk_scans,
+        model=lambda wildcards: MODELS[wildcards.model],
+        encode=_ENCODE,
+        resolution_mm=RES,
+        code=code("encode.py"),
     log:
-        "logs/encode_vqvae/{scan}.log",
+        "logs/{model}/encode/chunk-{chunk}.log",
     benchmark:
-        "benchmarks/encode_vqvae/{scan}.tsv"
-    threads: 1
+        "benchmarks/{model}/encode/chunk-{chunk}.tsv"
+    threads: config["encode"]["threads"]
     resources:
-        mem_mb={1: 6000, 2: 2000, 4: 1000}[RES],
-        runtime=15,
+        gpu=gpu_request(config["encode"]["device"]),
+        mem_mb={1: 6000, 2: 3000, 4: 2000}[RES],
+        runtime=30,
     conda:
         "../../envs/latentcf.yaml"
     script:
-        "../../scripts/encode_vqvae.py"
+        "../../scripts/encode.py"
 
 
 rule summarise_reconstructions:
     input:
         cohort=f"{OUT}/cohort/cohort.tsv",
-        metrics=vqvae_heldout("metrics"),
-        recons=vqvae_heldout("recon"),
+        chunks=chunk_dirs("val", "test"),
         images=preproc_t1w_for_split("val", "test"),
     output:
-        table=f"{VQVAE}/encode/reconstruction_metrics.tsv",
+        table=f"{MODEL_DIR}/encode/reconstruction_metrics.tsv",
         figure=report(
-            f"{VQVAE}/encode/reconstructions.png",
+            f"{MODEL_DIR}/encode/reconstructions.png",
             caption="../report/reconstructions.rst",
-            category="Model",
+            category="Models",
+            subcategory="{model}",
         ),
     params:
+        scans=lambda wildcards: scans("val", "test"),
+        splits=["val", "test"],
+        model=lambda wildcards: MODELS[wildcards.model],
+        resolution_mm=RES,
         figure_scans=config["encode"]["figure_scans"],
+        code=code("encode_summary.py"),
     log:
-        "logs/summarise_reconstructions.log",
+        "logs/{model}/summarise_reconstructions.log",
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
     conda:
         "../../envs/latentcf.yaml"
     script:

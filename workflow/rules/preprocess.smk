@@ -33,6 +33,8 @@ _PP_MEM_MB = {"deepbet": 4000, "brainextractor": 3000, "template": 3000}
 rule preprocess_description:
     output:
         PREPROC_DESCRIPTION,
+    params:
+        code=code("preprocess_description.py"),
     log:
         "logs/preprocess/dataset_description.log",
     localrule: True
@@ -60,6 +62,7 @@ rule preprocess_native:
             "method": _PP["skullstrip"]["method"],
             "options": _PP["skullstrip"][_PP["skullstrip"]["method"]],
         },
+        code=code("preprocess_native.py"),
     log:
         "logs/preprocess/native/{scan}.log",
     benchmark:
@@ -84,6 +87,7 @@ rule preprocess_register:
         qc_json=PREPROC_REGISTRATION_JSON,
     params:
         registration=_PP["registration"],
+        code=code("preprocess_register.py"),
     log:
         "logs/preprocess/register/{scan}.log",
     benchmark:
@@ -111,6 +115,7 @@ rule preprocess_grid:
         resolution_mm=RES,
         normalisation=_PP["normalisation"],
         interpolation=_PP["interpolation"],
+        code=code("preprocess_grid.py"),
     log:
         "logs/preprocess/grid/{scan}.log",
     benchmark:
@@ -139,6 +144,7 @@ rule preprocess_qc:
         ),
     params:
         scans=lambda wildcards: scans(),
+        code=code("preprocess_qc.py"),
     log:
         "logs/preprocess/qc.log",
     conda:

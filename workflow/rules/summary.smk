@@ -8,6 +8,7 @@ rule summary:
         f"{OUT}/summary.md",
     params:
         output_dir=lambda wildcards, output: os.path.dirname(output[0]),
+        code=code("write_summary.py"),
     log:
         "logs/summary.log",
     conda:

@@ -2,6 +2,8 @@
 
 Scans: `sub-<l>/[ses-<l>/]anat/sub-<l>[_ses-<l>][_<key>-<value>...]_T1w.nii[.gz]`. Anything
 else (other suffixes, sidecars, derivatives/, sourcedata/, code/, hidden files) is ignored.
+The entities of a file name (subject, session, run) are read by pybids with the standard BIDS
+config; the whole-name grammar is checked here, since pybids' parser does not check it.
 Covariates come from `participants.tsv` (one row per participant_id) and the per-subject
 `sub-<l>/sub-<l>_sessions.tsv` (one row per session_id). For a scan with a session, a
 covariate is read from the sessions table when that table has the column, else from
@@ -10,27 +12,38 @@ participants.tsv; for a scan without a session, from participants.tsv.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from latentcf.cohort.records import Excluded, ScanRecord, normalise_label, select_participants
+from latentcf.cohort.records import (
+    LABEL,
+    Excluded,
+    ScanRecord,
+    is_entity_name,
+    parse_id,
+    select_participants,
+)
 from latentcf.cohort.tsv import Table, read_tsv
 from latentcf.cohort.validate import CovariateSpec
 from latentcf.errors import InputDataError, did_you_mean
 
 log = logging.getLogger(__name__)
 
-SUBJECT_DIR_RE = re.compile(r"^sub-[A-Za-z0-9]+$")
-SESSION_DIR_RE = re.compile(r"^ses-[A-Za-z0-9]+$")
-T1W_RE = re.compile(
-    r"^sub-(?P<sub>[A-Za-z0-9]+)(?:_ses-(?P<ses>[A-Za-z0-9]+))?"
-    r"(?P<entities>(?:_[A-Za-z0-9]+-[A-Za-z0-9]+)*)_T1w\.nii(?:\.gz)?$"
+T1W_SUFFIXES = ("_T1w.nii", "_T1w.nii.gz")
+# The whole-name grammar, which pybids does not check (its parser searches for each entity
+# anywhere in the name): sub first, then an optional ses, then other key-value entities with
+# letters-and-digits values (run: digits only), then _T1w. pybids then reads the entities.
+T1W_NAME_RE = re.compile(
+    rf"^sub-{LABEL}(?:_ses-{LABEL})?"
+    rf"(?:_(?:run-[0-9]+|(?!(?:sub|ses|run)-){LABEL}-{LABEL}))*_T1w\.nii(?:\.gz)?$"
 )
-RUN_RE = re.compile(r"_run-(\d+)")
+T1W_GRAMMAR = "sub-<label>[_ses-<label>][_<key>-<value>...]_T1w.nii[.gz] (run-<index>: digits)"
 
 
 @dataclass(frozen=True)
@@ -40,59 +53,86 @@ class T1wFile:
     participant_id: str
     session_id: str | None
     path: Path
-    run: int
+    run: int = 0
 
     @property
     def sort_key(self) -> tuple[int, str]:
         return (self.run, self.path.name)
 
 
-def find_t1w(bids_dir: Path) -> tuple[list[T1wFile], list[Excluded]]:
-    """All T1w images under `bids_dir`, in a stable order, plus misnamed ones as exclusions.
+def list_t1w(bids_dir: Path) -> list[T1wFile]:
+    """Every file named like a T1w image under sub-*/[ses-*/]anat/ of `bids_dir`, sorted.
 
-    A T1w whose file-name subject/session does not match its folders is excluded.
+    Only lists folders (no file-name parsing): what ingest reads and Snakemake must track.
+    `run` is left at 0; :func:`find_t1w` parses the names.
     """
     found: list[T1wFile] = []
-    excluded: list[Excluded] = []
     for sub_dir in sorted(bids_dir.iterdir()):
-        if not sub_dir.is_dir() or not SUBJECT_DIR_RE.match(sub_dir.name):
+        if not (is_entity_name(sub_dir.name, "sub") and sub_dir.is_dir()):
             continue
         anat_dirs: list[tuple[str | None, Path]] = [(None, sub_dir / "anat")]
         for ses_dir in sorted(sub_dir.iterdir()):
-            if ses_dir.is_dir() and SESSION_DIR_RE.match(ses_dir.name):
+            if is_entity_name(ses_dir.name, "ses") and ses_dir.is_dir():
                 anat_dirs.append((ses_dir.name, ses_dir / "anat"))
         for session_id, anat in anat_dirs:
             if not anat.is_dir():
                 continue
             for path in sorted(anat.iterdir()):
-                name = path.name
-                if name.startswith(".") or not name.endswith(("_T1w.nii", "_T1w.nii.gz")):
-                    continue
-                item = _parse_t1w(bids_dir, sub_dir.name, session_id, path)
-                if isinstance(item, Excluded):
-                    excluded.append(item)
-                else:
-                    found.append(item)
+                if not path.name.startswith(".") and path.name.endswith(T1W_SUFFIXES):
+                    found.append(T1wFile(sub_dir.name, session_id, path.absolute()))
+    return found
+
+
+def find_t1w(bids_dir: Path) -> tuple[list[T1wFile], list[Excluded]]:
+    """All T1w images under `bids_dir`, in a stable order, plus misnamed ones as exclusions.
+
+    A T1w whose name breaks the BIDS grammar, or whose file-name subject/session does not
+    match its folders, is excluded.
+    """
+    found: list[T1wFile] = []
+    excluded: list[Excluded] = []
+    for item in list_t1w(bids_dir):
+        parsed = _parse_t1w(bids_dir, item)
+        (excluded if isinstance(parsed, Excluded) else found).append(parsed)
     return found, excluded
 
 
-def _parse_t1w(root: Path, participant_id: str, session_id: str | None, path: Path):
-    match = T1W_RE.match(path.name)
-    expected = participant_id + (f"_{session_id}" if session_id else "")
-    if not match:
-        problem = (
-            "file name does not follow sub-<label>[_ses-<label>][_<key>-<value>...]_T1w.nii[.gz]"
-        )
-    elif f"sub-{match['sub']}" != participant_id or (
-        (f"ses-{match['ses']}" if match["ses"] else None) != session_id
-    ):
-        problem = f"file name's subject/session does not match its folder; expected it to start with '{expected}_'"
+@functools.cache
+def _bids_entities() -> tuple[Any, ...]:
+    """pybids' subject, session and run entities (standard BIDS config), loaded once."""
+    from bids.layout import Config  # lazy: pybids takes ~0.25 s to import
+
+    entities = Config.load("bids").entities
+    return tuple(entities[name] for name in ("subject", "session", "run"))
+
+
+def file_entities(name: str) -> dict[str, Any]:
+    """{'subject': ..., 'session': ..., 'run': ...} (those present) of a BIDS file name, by pybids."""
+    from bids.layout import parse_file_entities
+
+    # The leading "/" anchors pybids' subject pattern, which expects a path.
+    return parse_file_entities("/" + name, entities=list(_bids_entities()))
+
+
+def _parse_t1w(root: Path, item: T1wFile) -> T1wFile | Excluded:
+    """`item` with its run number, or an exclusion saying how its name is wrong."""
+    participant_id, session_id, path = item.participant_id, item.session_id, item.path
+    if not T1W_NAME_RE.match(path.name):
+        problem = f"file name does not follow {T1W_GRAMMAR}"
     else:
-        run_match = RUN_RE.search(match["entities"])
-        run = int(run_match.group(1)) if run_match else 0
-        return T1wFile(participant_id, session_id, path.absolute(), run)
-    rel = path.relative_to(root)
-    return Excluded(participant_id, session_id, path.absolute(), f"{rel}: {problem}")
+        entities = file_entities(path.name)
+        session = entities.get("session")
+        if f"sub-{entities['subject']}" == participant_id and session_id == (
+            f"ses-{session}" if session else None
+        ):
+            return T1wFile(participant_id, session_id, path, int(entities.get("run", 0)))
+        expected = participant_id + (f"_{session_id}" if session_id else "")
+        problem = (
+            "file name's subject/session does not match its folder; "
+            f"expected it to start with '{expected}_'"
+        )
+    rel = path.relative_to(root.absolute())
+    return Excluded(participant_id, session_id, path, f"{rel}: {problem}")
 
 
 def pick_one_per_session(
@@ -206,14 +246,7 @@ def _index(table: Table, column: str, prefix: str) -> dict[str, tuple[int, dict[
     """Rows of `table` by normalised id in `column`; fails on duplicate or malformed ids."""
     rows: dict[str, tuple[int, dict[str, str]]] = {}
     for line, row in table.rows:
-        raw = row[column]
-        key = normalise_label(raw, prefix)
-        if key is None:
-            raise InputDataError(
-                table.path,
-                f"line {line}, column '{column}': bad value '{raw}'; expected '{prefix}-<label>' "
-                "with a letters-and-digits label",
-            )
+        key = parse_id(table.path, line, column, row[column], prefix)
         if key in rows:
             raise InputDataError(
                 table.path,
@@ -292,19 +325,3 @@ def _attach_cell(
     record.problems.append(
         f"no column '{name}' for this scan in {where}; expected a value for '{name}'"
     )
-
-
-def bids_tracked_files(bids_dir: str | Path) -> list[str]:
-    """The files ingest reads from a BIDS folder (tables and T1w images), sorted; [] if absent.
-
-    For Snakemake inputs: a change to any of them (or a new one) makes ingest rerun.
-    """
-    root = Path(bids_dir)
-    if not root.is_dir():
-        return []
-    files, excluded = find_t1w(root)
-    paths = [f.path for f in files] + [e.path for e in excluded]
-    paths += [p for p in [root / "participants.tsv"] if p.is_file()]
-    paths += sorted(root.glob("sub-*/sub-*_sessions.tsv"))
-    # Broken links (e.g. git-annex content not fetched) are left to ingest to report and exclude.
-    return sorted({str(p) for p in paths if p.exists()})

@@ -20,17 +20,15 @@ from typing import Any
 import pandas as pd
 
 from latentcf.cohort.bids import collect_bids
-from latentcf.cohort.records import NO_SESSION, Excluded, ScanRecord
+from latentcf.cohort.output import BASE_COLUMNS, EXCLUDED_COLUMNS, write_cohort
+from latentcf.cohort.records import NO_SESSION, Excluded, ScanRecord, bullets
 from latentcf.cohort.split import SplitError, assign_splits
 from latentcf.cohort.table import collect_table
 from latentcf.cohort.validate import CovariateSpec, check_image, check_value, parse_covariates
 from latentcf.errors import ConfigError, InputDataError, LatentCFError
-from latentcf.io import write_tsv_atomic
 
 log = logging.getLogger(__name__)
 
-BASE_COLUMNS = ["scan", "participant_id", "session_id", "path", "split"]
-EXCLUDED_COLUMNS = ["participant_id", "session_id", "path", "reason"]
 MULTIPLE_T1W = ("lowest_run", "error")
 MAX_LISTED = 20
 
@@ -91,14 +89,18 @@ def build_cohort(
         log.warning("excluded %s: %s", item.path, item.reason)
     if strict and problems:
         raise IngestError(
-            _listing(
-                f"{source}: {len(problems)} scan(s) with problems (ingest.strict: true)", problems
+            bullets(
+                f"{source}: {len(problems)} scan(s) with problems (ingest.strict: true)",
+                [e.reason for e in problems],
+                MAX_LISTED,
             )
         )
     if not rows:
         raise IngestError(
-            _listing(
-                f"{source}: no usable scan left after exclusions; expected at least one", excluded
+            bullets(
+                f"{source}: no usable scan left after exclusions; expected at least one",
+                [e.reason for e in excluded],
+                MAX_LISTED,
             )
         )
     table = pd.DataFrame(rows, columns=BASE_COLUMNS + [s.name for s in specs])
@@ -173,34 +175,6 @@ def _validate_record(record: ScanRecord, specs: Sequence[CovariateSpec]) -> tupl
 def _subject_counts(table: pd.DataFrame) -> dict[str, int]:
     counts = table.drop_duplicates("participant_id")["split"].value_counts()
     return {name: int(counts.get(name, 0)) for name in ("train", "val", "test")}
-
-
-def _listing(header: str, items: Sequence[Excluded]) -> str:
-    lines = [f"  - {item.reason}" for item in items[:MAX_LISTED]]
-    if len(items) > MAX_LISTED:
-        lines.append(f"  ... and {len(items) - MAX_LISTED} more")
-    return header + ":\n" + "\n".join(lines)
-
-
-def write_cohort(cohort: Cohort, cohort_tsv: str | Path, excluded_tsv: str | Path) -> None:
-    """Write both tables as TSV (n/a for missing), each atomically (temp file + rename)."""
-    write_tsv_atomic(cohort.table, cohort_tsv, float_format="%.10g")
-    write_tsv_atomic(cohort.excluded, excluded_tsv, float_format="%.10g")
-
-
-def read_cohort(
-    path: str | Path, covariates: Mapping[str, Mapping[str, Any]] | None = None
-) -> pd.DataFrame:
-    """Read a cohort.tsv written by :func:`write_cohort`.
-
-    Keeps 'n/a' in session_id as the string 'n/a' (pandas would make it NaN), ids and paths as
-    str; with `covariates` (the config section), numeric covariates as float and categorical
-    ones as str.
-    """
-    dtypes: dict[str, Any] = {c: str for c in BASE_COLUMNS}
-    for name, entry in (covariates or {}).items():
-        dtypes[name] = float if entry.get("type") == "numeric" else str
-    return pd.read_csv(path, sep="\t", dtype=dtypes, keep_default_na=False, na_values={})
 
 
 def run_ingest(

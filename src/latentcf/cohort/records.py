@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from latentcf.cohort.tsv import Cell
-from latentcf.errors import ConfigError, did_you_mean
+from latentcf.errors import ConfigError, InputDataError, did_you_mean
 
-LABEL_RE = re.compile(r"^[A-Za-z0-9]+$")
+LABEL = "[A-Za-z0-9]+"  # a BIDS label: letters and digits
+LABEL_RE = re.compile(f"^{LABEL}$")
 NO_SESSION = "n/a"
 
 
@@ -20,6 +21,34 @@ def normalise_label(value: str, prefix: str) -> str | None:
     if value.startswith(f"{prefix}-"):
         value = value[len(prefix) + 1 :]
     return f"{prefix}-{value}" if LABEL_RE.match(value) else None
+
+
+def parse_id(path: Path, line: int, column: str, value: str, prefix: str) -> str:
+    """`value` of a table cell as '<prefix>-<label>' (see :func:`normalise_label`).
+
+    Raises :class:`InputDataError` naming the file, line, column and bad value.
+    """
+    label = normalise_label(value, prefix)
+    if label is None:
+        raise InputDataError(
+            path,
+            f"line {line}, column '{column}': bad value '{value}'; expected '{prefix}-<label>' "
+            "or '<label>' with a letters-and-digits label",
+        )
+    return label
+
+
+def is_entity_name(name: str, prefix: str) -> bool:
+    """True for a folder name '<prefix>-<label>' (letters and digits), e.g. sub-001, ses-01."""
+    return normalise_label(name, prefix) == name
+
+
+def bullets(header: str, items: Sequence[str], limit: int) -> str:
+    """`header:` then one '  - item' line each for the first `limit` items, then how many more."""
+    lines = [f"  - {item}" for item in items[:limit]]
+    if len(items) > limit:
+        lines.append(f"  ... and {len(items) - limit} more")
+    return header + ":\n" + "\n".join(lines)
 
 
 def scan_stem(participant_id: str, session_id: str | None) -> str:

@@ -12,7 +12,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from latentcf.cohort.records import ScanRecord, normalise_label, select_participants
+from latentcf.cohort.records import ScanRecord, parse_id, select_participants
 from latentcf.cohort.tsv import is_missing, read_tsv
 from latentcf.cohort.validate import CovariateSpec
 from latentcf.errors import InputDataError, did_you_mean
@@ -45,10 +45,10 @@ def collect_table(
     records: list[ScanRecord] = []
     seen: dict[tuple[str, str | None], int] = {}
     for line, row in table.rows:
-        pid = _id(path, line, row, "participant_id", "sub")
+        pid = parse_id(path, line, "participant_id", row["participant_id"], "sub")
         sid = None
         if "session_id" in table.columns and not is_missing(row["session_id"]):
-            sid = _id(path, line, row, "session_id", "ses")
+            sid = parse_id(path, line, "session_id", row["session_id"], "ses")
         if (pid, sid) in seen:
             raise InputDataError(
                 path,
@@ -81,14 +81,3 @@ def collect_table(
         len({r.participant_id for r in records}),
     )
     return records
-
-
-def _id(path: Path, line: int, row: dict[str, str], column: str, prefix: str) -> str:
-    value = normalise_label(row[column], prefix)
-    if value is None:
-        raise InputDataError(
-            path,
-            f"line {line}, column '{column}': bad value '{row[column]}'; expected '{prefix}-<label>' "
-            "or '<label>' with a letters-and-digits label",
-        )
-    return value

@@ -6,7 +6,6 @@ Every cell stays a string; "n/a" and the empty string mean a missing value (BIDS
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -54,9 +53,6 @@ class Table:
     def cell(self, line: int, row: dict[str, str], column: str) -> Cell:
         """The `Cell` of `row` (found on `line`) in `column`."""
         return Cell(row.get(column, ""), self.name, line, column)
-
-    def iter_rows(self) -> Iterator[tuple[int, dict[str, str]]]:
-        yield from self.rows
 
 
 def read_tsv(path: str | Path, name: str | None = None, required: tuple[str, ...] = ()) -> Table:

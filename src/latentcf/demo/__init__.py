@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from latentcf.demo.settings import merge_defaults, parse_interventions
+from latentcf.demo.settings import demo_interventions, merge_defaults
 
 __all__ = ["simulate_demo", "simulate_volumes"]
 
@@ -29,7 +29,7 @@ def simulate_demo(
     """Simulate the cohort and write it as BIDS under `out_dir` (e.g. results/demo/bids).
 
     `demo` is the config section `demo`, `interventions` and `seed` the top-level keys.
-    Returns `out_dir`. Raises ConfigError for bad settings before any work is done.
+    Returns `out_dir`. Raises ConfigValidationError for bad settings before any work is done.
     """
     import logging
 
@@ -37,7 +37,7 @@ def simulate_demo(
     from latentcf.demo.simulate import simulate
 
     cfg = merge_defaults(demo)
-    parse_interventions(interventions)
+    demo_interventions(interventions)
     start = time.perf_counter()
     settings = {"seed": int(seed), "demo": cfg, "interventions": list(interventions or [])}
     scans = simulate(cfg, interventions, seed, render_images=True)

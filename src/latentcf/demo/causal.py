@@ -1,6 +1,6 @@
 """The demo's structural causal model: exogenous variables, covariates and atrophy targets.
 
-Structural equations (defaults in settings.DEFAULTS, documented in docs/demo_cohort.md):
+Structural equations (defaults in workflow/schemas/demo.schema.yaml, documented in docs/demo_cohort.md):
   sex       = M if U_sex < male_fraction else F
   age_j     = age0 + j * years_between_sessions             (session j = 0, 1, ...)
   diagnosis = AD if U_dx < sigmoid(b0 + b1 * (age - reference_age)) else CN

@@ -1,19 +1,21 @@
 """Displacement and velocity fields on a coarse grid over the template, in template mm.
 
 A field is a float32 array of shape (3, X, Y, Z) holding displacements (mm, RAS axes) at the
-points of a :class:`FieldGrid`. Interpolation uses torch `grid_sample` (trilinear, border).
-Diffeomorphisms come from stationary velocity fields by scaling and squaring.
+points of a :class:`FieldGrid`. Composition, scaling and squaring and Jacobians are the core
+:mod:`latentcf.deform` (voxel units = mm / spacing; trilinear, border padding); :func:`sample`
+interpolates a field at arbitrary points with torch `grid_sample`.
 """
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from scipy.fft import dctn, idctn
+
+from latentcf import deform
 
 
 @dataclass(frozen=True)
@@ -81,45 +83,23 @@ def sample(field: torch.Tensor, coords: torch.Tensor, mode: str = "bilinear") ->
     return out.reshape(field.shape[0], *coords.shape[:-1])
 
 
-@functools.lru_cache(maxsize=8)
-def _identity_normalised(grid: FieldGrid) -> tuple[torch.Tensor, torch.Tensor]:
-    """grid_sample coordinates of the grid points, (1, X, Y, Z, 3) in (z, y, x) order, and
-    the mm -> normalised factor per component (3,) in the same order."""
-    axes = [torch.linspace(-1.0, 1.0, n) for n in grid.shape]
-    ident = torch.stack(torch.meshgrid(*axes, indexing="ij")[::-1], dim=-1)[None]
-    factor = torch.tensor([2.0 / (grid.spacing * (n - 1)) for n in grid.shape[::-1]])
-    return ident.contiguous(), factor
-
-
 def compose(outer: torch.Tensor, inner: torch.Tensor, grid: FieldGrid) -> torch.Tensor:
     """Displacement of `outer` o `inner` (apply `inner` first), both (3, X, Y, Z) in mm."""
-    ident, factor = _identity_normalised(grid)
-    coords = ident + inner.flip(0).permute(1, 2, 3, 0)[None] * factor
-    warped = F.grid_sample(
-        outer[None], coords, mode="bilinear", padding_mode="border", align_corners=True
-    )
-    return inner + warped[0]
+    s = float(grid.spacing)
+    return deform.compose(outer[None] / s, inner[None] / s)[0] * s
 
 
 def exp_velocity(velocity: torch.Tensor, grid: FieldGrid) -> torch.Tensor:
-    """Scaling and squaring: displacement (3, X, Y, Z) mm of exp(velocity); the first step
-    moves at most a quarter of a grid spacing."""
-    vmax = float(velocity.abs().max())
-    steps = max(0, int(np.ceil(np.log2(max(4.0 * vmax / grid.spacing, 1.0)))))
-    disp = velocity / (2**steps)
-    for _ in range(steps):
-        disp = compose(disp, disp, grid)
-    return disp
+    """Scaling and squaring: displacement (3, X, Y, Z) mm of exp(velocity) (3, X, Y, Z) mm; the
+    first step moves at most a quarter of a grid spacing (:func:`latentcf.deform.integrate_velocity`)."""
+    s = float(grid.spacing)
+    return deform.integrate_velocity(velocity[None] / s)[0] * s
 
 
-def jacobian_determinant(disp: torch.Tensor, spacing: float) -> np.ndarray:
+def jacobian_determinant(disp: torch.Tensor | np.ndarray, spacing: float) -> np.ndarray:
     """det(I + grad u) of a displacement (3, X, Y, Z) mm by central differences -> (X, Y, Z)."""
-    u = disp.numpy() if isinstance(disp, torch.Tensor) else np.asarray(disp)
-    g = [np.gradient(u[i], spacing) for i in range(3)]  # g[i][j] = d u_i / d x_j
-    a, b, c = g[0][0] + 1.0, g[0][1], g[0][2]
-    d, e, f = g[1][0], g[1][1] + 1.0, g[1][2]
-    p, q, r = g[2][0], g[2][1], g[2][2] + 1.0
-    return a * (e * r - f * q) - b * (d * r - f * p) + c * (d * q - e * p)
+    u = torch.as_tensor(disp)[None]
+    return deform.jacobian_determinant(u, spacing)[0].numpy()
 
 
 def divergence(velocity: np.ndarray, spacing: float) -> np.ndarray:

@@ -21,11 +21,11 @@ from latentcf.demo import causal, render
 from latentcf.demo.anatomy import FS_NAMES, STRUCTURE_GROUPS, load_anatomy
 from latentcf.demo.atrophy import DeformationModel, compose_maps
 from latentcf.demo.fields import exp_velocity, smooth_random_velocity
-from latentcf.demo.settings import Intervention, merge_defaults, parse_interventions
+from latentcf.demo.settings import demo_interventions, merge_defaults
+from latentcf.interventions import FACTUAL, Intervention
 
 log = logging.getLogger(__name__)
 
-FACTUAL = "factual"
 # Label ids that are fluid, excluded from brain-tissue volume.
 _FLUID_IDS = (4, 5, 14, 15, 24, 43, 44)
 
@@ -81,7 +81,7 @@ def simulate(
     true volumes are produced (no image resampling), which is much faster.
     """
     cfg = merge_defaults(demo)
-    ivs: list[Intervention] = parse_interventions(interventions)
+    ivs: list[Intervention] = demo_interventions(interventions)
     torch.manual_seed(int(seed))
     anatomy = load_anatomy()
     model = _deformation_model(int(cfg["field_spacing_mm"]))

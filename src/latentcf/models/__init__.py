@@ -1,26 +1,14 @@
-"""Latent autoencoders behind one interface (:class:`LatentAutoencoder`) and a family registry.
+"""Latent autoencoders behind one interface and a family registry.
 
->>> model = build_model("vqvae", config["model"]["vqvae"])
->>> z = model.encode(x); q = model.quantise(z); x_hat = model.decode(q.z_q)
+- :mod:`latentcf.models.base`: :class:`~latentcf.models.base.LatentAutoencoder` (encode to named
+  latents, decode, per-family training objective, optional prior) and ``build_model``.
+- :mod:`latentcf.models.checkpoint`: model files (save atomically, load with weights_only=True).
+- one module per family (:mod:`latentcf.models.vqvae`), and :mod:`latentcf.models.settings`
+  (torch-free checks run when the config is loaded).
+
+>>> model = build_model({"family": "vqvae", "num_levels": 1})
+>>> latent = model.encode(x); x_hat = model.decode(latent)
+
+Import from the submodules: this file stays empty so that importing
+``latentcf.models.settings`` at workflow parse time does not load torch.
 """
-
-from latentcf.models.base import (
-    ForwardResult,
-    LatentAutoencoder,
-    QuantiseResult,
-    available_families,
-    build_model,
-    register_family,
-)
-from latentcf.models.checkpoint import load_model, save_model
-
-__all__ = [
-    "ForwardResult",
-    "LatentAutoencoder",
-    "QuantiseResult",
-    "available_families",
-    "build_model",
-    "load_model",
-    "register_family",
-    "save_model",
-]

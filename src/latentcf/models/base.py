@@ -1,96 +1,122 @@
 """The interface every latent autoencoder family implements, and the family registry.
 
-A model maps a batch of model-grid images x (B, 1, X, Y, Z) to a continuous latent
-z = encode(x) (B, C, X/f, Y/f, Z/f), discretises it with quantise(z) and maps the result back
-with decode(z_q) (B, 1, X, Y, Z). The counterfactual stage edits z between the calls.
+A model maps a batch of model-grid images x (B, 1, X, Y, Z) to a *latent*: a named set of
+tensors, each (B, ...) — one tensor ``z`` (B, C, d, h, w) for the VQ-VAE, a mean and a
+log-variance for variational families. One of them, :attr:`LatentAutoencoder.scm_latent`, is
+what the latent SCM fits and edits (flattened to one vector per scan); :meth:`decode` maps a
+(possibly edited) latent back to images, quantising first for quantised families. Each family
+owns its training objective (:meth:`training_loss`), so the training loop stays generic, and
+families with a prior can draw images (:meth:`sample`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
-from latentcf.errors import ConfigError, did_you_mean
+from latentcf.errors import ConfigError
+
+#: Named latent tensors of a batch, each (B, ...).
+Latent = dict[str, torch.Tensor]
 
 
 @dataclass
-class QuantiseResult:
-    """Output of :meth:`LatentAutoencoder.quantise`.
+class TrainingLoss:
+    """One training step's objective.
 
-    z_q : quantised latent, same shape as z (B, C, d, h, w).
-    indices : code indices (B, L, d, h, w) for L quantiser levels (int64); None for continuous models.
-    loss : scalar auxiliary loss to add to the training objective (e.g. commitment).
-    stats : detached scalars for logging (e.g. perplexity per level).
+    terms : weighted scalar loss terms; their sum (:attr:`total`) is minimised and each is a
+        column ``loss_<name>`` of training.tsv.
+    stats : detached scalars logged next to them (e.g. codebook perplexity per level).
     """
 
-    z_q: torch.Tensor
-    indices: torch.Tensor | None
-    loss: torch.Tensor
+    terms: dict[str, torch.Tensor]
     stats: dict[str, torch.Tensor] = field(default_factory=dict)
 
+    @property
+    def total(self) -> torch.Tensor:
+        return torch.stack(list(self.terms.values())).sum()
 
-@dataclass
-class ForwardResult:
-    """Output of :meth:`LatentAutoencoder.forward`: reconstruction (B, 1, X, Y, Z), latents, loss terms."""
 
-    recon: torch.Tensor
-    z: torch.Tensor
-    quant: QuantiseResult
+def full_precision(x: torch.Tensor) -> contextlib.AbstractContextManager:
+    """Context in which autocast is off on `x`'s device: losses and quantisers run in fp32."""
+    return torch.autocast(device_type=x.device.type, enabled=False)
 
 
 class LatentAutoencoder(nn.Module):
-    """Base class of the model families (vqvae now; a KL autoencoder and a metamorphic VAE later)."""
+    """Base class of the model families (see the module docstring)."""
 
-    family: str = ""
+    family: ClassVar[str] = ""
+    #: The latent tensor the SCM fits and edits, and :meth:`decode` reads.
+    scm_latent: ClassVar[str] = "z"
+    #: True for families whose latent has a prior to sample from (see :meth:`sample`).
+    has_prior: ClassVar[bool] = False
     #: Each spatial axis of the input must be a multiple of this (the total downsampling factor).
     downsampling_factor: int = 1
 
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """Continuous pre-quantisation latent z (B, C, d, h, w) of images x (B, 1, X, Y, Z)."""
+    def encode(self, x: torch.Tensor) -> Latent:
+        """Named latents of images x (B, 1, X, Y, Z)."""
         raise NotImplementedError
 
-    def quantise(self, z: torch.Tensor) -> QuantiseResult:
-        """Discretise z; identity for continuous families."""
+    def decode(self, latent: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """Images (B, 1, X, Y, Z) from a latent (quantised first where the family quantises).
+
+        Only :attr:`scm_latent` (and whatever the family documents) is read, so an edited latent
+        decodes the same way as an encoded one. Call in eval mode: a quantiser in train mode
+        would update its codebook.
+        """
         raise NotImplementedError
 
-    def decode(self, z_q: torch.Tensor) -> torch.Tensor:
-        """Images (B, 1, X, Y, Z) from (quantised) latents (B, C, d, h, w)."""
+    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
+        """decode(encode(x)), (B, 1, X, Y, Z)."""
+        return self.decode(self.encode(x))
+
+    def training_loss(self, x: torch.Tensor, step: int) -> TrainingLoss:
+        """The family's objective on a batch x (B, 1, X, Y, Z) at 1-based optimiser step `step`.
+
+        Called inside the training loop's autocast context; loss terms are computed in fp32
+        (:func:`full_precision`).
+        """
         raise NotImplementedError
 
-    def forward(self, x: torch.Tensor) -> ForwardResult:
-        z = self.encode(x)
-        quant = self.quantise(z)
-        return ForwardResult(recon=self.decode(quant.z_q), z=z, quant=quant)
-
-    def latent_shape(self, image_shape: tuple[int, int, int]) -> tuple[int, ...]:
-        """(C, d, h, w) of the latent of an image of spatial shape `image_shape`."""
+    def latent_shapes(self, image_shape: tuple[int, int, int]) -> dict[str, tuple[int, ...]]:
+        """Per-scan shape of each named latent for images of spatial shape `image_shape`."""
         raise NotImplementedError
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """`n` images (n, 1, X, Y, Z) drawn from the prior (families with :attr:`has_prior`)."""
+        raise NotImplementedError(f"model family {self.family!r} has no prior to sample from")
 
     def check_input_shape(self, image_shape: tuple[int, ...], source: str = "input") -> None:
         """Raise ConfigError unless every spatial axis is a multiple of the downsampling factor."""
         f = self.downsampling_factor
         if any(int(s) % f for s in image_shape):
             raise ConfigError(
-                "model",
-                f"{source} has spatial shape {tuple(image_shape)}, but this model needs every axis to be "
-                f"a multiple of {f} (2 ** number of downsamplings)",
-                "Use fewer downsampling levels (model.vqvae.channels) or another model-grid resolution",
+                "models",
+                f"{source} has spatial shape {tuple(image_shape)}, but this model needs every axis "
+                f"to be a multiple of {f} (2 ** number of downsamplings)",
+                "Use fewer downsampling levels or another model-grid resolution",
             )
 
 
-_FAMILIES: dict[str, Callable[[dict[str, Any]], LatentAutoencoder]] = {}
+_FAMILIES: dict[str, type[LatentAutoencoder]] = {}
 
 
-def register_family(name: str) -> Callable:
-    """Class/factory decorator adding a model family to the registry under `name`."""
+def register_family(name: str) -> Callable[[type[LatentAutoencoder]], type[LatentAutoencoder]]:
+    """Class decorator adding a model family to the registry under `name`.
 
-    def wrap(factory: Callable[[dict[str, Any]], LatentAutoencoder]):
-        _FAMILIES[name] = factory
-        return factory
+    The family's settings are described by ``workflow/schemas/<name>.schema.yaml`` (listed in
+    model.schema.yaml); the class is built with those settings as keyword arguments.
+    """
+
+    def wrap(cls: type[LatentAutoencoder]) -> type[LatentAutoencoder]:
+        cls.family = name
+        _FAMILIES[name] = cls
+        return cls
 
     return wrap
 
@@ -101,16 +127,20 @@ def available_families() -> list[str]:
     return sorted(_FAMILIES)
 
 
-def build_model(family: str, model_config: dict[str, Any]) -> LatentAutoencoder:
-    """Instantiate family `family` from its config section (e.g. config["model"]["vqvae"])."""
+def model_settings(model_config: Mapping[str, Any], key: str = "models.<name>") -> dict[str, Any]:
+    """A model's config entry ({family, settings...}) validated against the schemas, with every
+    default filled in; `key` names the entry in messages. Raises ConfigValidationError."""
+    from latentcf.config import validate_section
+
+    return validate_section(model_config, "model.schema.yaml", key)
+
+
+def build_model(model_config: Mapping[str, Any], key: str = "models.<name>") -> LatentAutoencoder:
+    """Instantiate a model from its config entry, e.g. ``{"family": "vqvae", "num_levels": 1}``."""
+    settings = model_settings(model_config, key)
     _import_families()
-    if family not in _FAMILIES:
-        raise ConfigError(
-            "model.family",
-            f"unknown model family {family!r}; available: {sorted(_FAMILIES)}"
-            + did_you_mean(family, _FAMILIES),
-        )
-    return _FAMILIES[family](dict(model_config))
+    family = settings.pop("family")
+    return _FAMILIES[family](**settings)
 
 
 def _import_families() -> None:

@@ -1,10 +1,11 @@
 """Model files: save atomically, load safely (weights_only=True) with architecture checks.
 
 A model file is a dict of plain types and tensors:
-``{"format": "latentcf-model", "format_version": 1, "family", "model_config", "fingerprint",
-"state_dict", "meta"}``. `fingerprint` hashes the family, its config and every parameter/buffer
-name and shape, so a file from another architecture fails with a message naming the differing
-settings instead of a shape-mismatch traceback.
+``{"format": "latentcf-model", "format_version": 2, "family", "model_config", "fingerprint",
+"state_dict", "meta"}``. `model_config` is the model's validated config entry (family and every
+setting); `fingerprint` hashes it with every parameter/buffer name and shape, so a file from
+another architecture fails with a message naming the differing settings instead of a
+shape-mismatch traceback.
 """
 
 from __future__ import annotations
@@ -18,10 +19,10 @@ import torch
 
 from latentcf.errors import InputDataError
 from latentcf.io import atomic_write
-from latentcf.models.base import LatentAutoencoder, build_model
+from latentcf.models.base import LatentAutoencoder, build_model, model_settings
 
 FORMAT = "latentcf-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 def config_hash(obj: Any) -> str:
@@ -62,7 +63,8 @@ def safe_torch_load(path: str | Path) -> dict[str, Any]:
 def model_payload(
     model: LatentAutoencoder, model_config: dict[str, Any], meta: dict[str, Any] | None = None
 ) -> dict[str, Any]:
-    """The dict stored in a model file (state dict cloned to CPU)."""
+    """The dict stored in a model file (state dict cloned to CPU; config with defaults filled)."""
+    model_config = model_settings(model_config)
     return {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -95,12 +97,9 @@ def _describe_config_difference(stored: dict[str, Any], expected: dict[str, Any]
 
 
 def restore_model(
-    payload: dict[str, Any],
-    path: str | Path,
-    family: str | None = None,
-    model_config: dict[str, Any] | None = None,
+    payload: dict[str, Any], path: str | Path, model_config: dict[str, Any] | None = None
 ) -> LatentAutoencoder:
-    """Rebuild a model from a loaded payload, checking it against the expected family/config."""
+    """Rebuild a model from a loaded payload, checking it against the expected config entry."""
     if payload.get("format") != FORMAT or payload.get("format_version") != FORMAT_VERSION:
         raise InputDataError(
             path,
@@ -108,22 +107,18 @@ def restore_model(
             f"{payload.get('format_version')!r}; expected {FORMAT!r} version {FORMAT_VERSION})",
             "Delete it and rerun training",
         )
-    stored_family, stored_config = payload["family"], payload["model_config"]
-    if family is not None and family != stored_family:
-        raise InputDataError(
-            path,
-            f"the file holds a {stored_family!r} model but config model.family is {family!r}",
-            "Retrain (the training rule reruns when the config changes) or restore the config",
-        )
+    stored_config = payload["model_config"]
+    if model_config is not None:
+        model_config = model_settings(model_config)
     if model_config is not None and model_config != stored_config:
         raise InputDataError(
             path,
             "the file was trained with a different model configuration ("
             + _describe_config_difference(stored_config, model_config)
             + ")",
-            f"Retrain the model (snakemake --forcerun train_{stored_family}) or restore the config",
+            "Retrain the model (snakemake --forcerun train) or restore the config",
         )
-    model = build_model(stored_family, stored_config)
+    model = build_model(stored_config)
     expected = architecture_fingerprint(model, stored_config)
     if payload.get("fingerprint") != expected:
         raise InputDataError(
@@ -147,15 +142,15 @@ def restore_model(
 
 def load_model(
     path: str | Path,
-    family: str | None = None,
     model_config: dict[str, Any] | None = None,
     device: str | torch.device = "cpu",
 ) -> tuple[LatentAutoencoder, dict[str, Any]]:
     """Load a model file (weights_only=True) and return (model in eval mode on `device`, meta).
 
-    If `family`/`model_config` are given, the file must have been trained with exactly those;
-    otherwise raise :class:`InputDataError` naming the differing settings.
+    If `model_config` (a validated config entry, family included) is given, the file must have
+    been trained with exactly it; otherwise raise :class:`InputDataError` naming the differing
+    settings.
     """
     payload = safe_torch_load(path)
-    model = restore_model(payload, path, family, model_config)
+    model = restore_model(payload, path, model_config)
     return model.to(device).eval(), dict(payload.get("meta", {}))

@@ -17,30 +17,32 @@ dominates the cost) and it lacks the encode/quantise/decode split on continuous 
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+from collections.abc import Mapping
+from typing import NamedTuple
 
 import torch
 from monai.networks.blocks import Convolution, ResidualUnit
 from torch import nn
 
 from latentcf.errors import ConfigError
-from latentcf.models.base import LatentAutoencoder, QuantiseResult, register_family
+from latentcf.models.base import (
+    Latent,
+    LatentAutoencoder,
+    TrainingLoss,
+    full_precision,
+    register_family,
+)
 from latentcf.models.quantiser import build_quantiser
+from latentcf.models.settings import vqvae_problem as settings_problem
 
-#: Defaults of config["model"]["vqvae"] (the schema holds the same values).
-DEFAULTS: dict[str, Any] = {
-    "channels": [32, 64, 128],
-    "res_units": [1, 2, 2],
-    "latent_channels": 8,
-    "codebook_size": 512,
-    "num_levels": 2,
-    "shared_codebook": True,
-    "commitment_weight": 0.25,
-    "ema_decay": 0.99,
-    "kmeans_init": True,
-    "dead_code_threshold": 2.0,
-    "quantiser": "native",
-}
+
+@functools.lru_cache(maxsize=1)
+def _ssim_loss() -> nn.Module:
+    """MONAI's 1 - SSIM loss (3D, intensities in [0, 1]); built once, imported on first use."""
+    from monai.losses import SSIMLoss
+
+    return SSIMLoss(spatial_dims=3, data_range=1.0)
 
 
 def _res_unit(channels: int) -> nn.Module:
@@ -56,10 +58,23 @@ def _res_unit(channels: int) -> nn.Module:
     )
 
 
-class VQVAE(LatentAutoencoder):
-    """3D VQ-VAE; see the module docstring. Input (B, 1, X, Y, Z), each axis a multiple of 2**levels."""
+class Quantised(NamedTuple):
+    """Output of :meth:`VQVAE.quantise`: z_q (B, C, d, h, w) with straight-through gradients,
+    code indices (B, L, d, h, w) int64, the weighted commitment loss and usage statistics."""
 
-    family = "vqvae"
+    z_q: torch.Tensor
+    indices: torch.Tensor
+    loss: torch.Tensor
+    stats: dict[str, torch.Tensor]
+
+
+@register_family("vqvae")
+class VQVAE(LatentAutoencoder):
+    """3D VQ-VAE; see the module docstring. Input (B, 1, X, Y, Z), each axis a multiple of 2**levels.
+
+    Latent: ``z`` (B, latent_channels, X/f, Y/f, Z/f), the continuous pre-quantisation output.
+    Objective: L1(recon, x) + commitment + ssim_weight * (1 - SSIM(recon, x)).
+    """
 
     def __init__(
         self,
@@ -74,15 +89,15 @@ class VQVAE(LatentAutoencoder):
         kmeans_init: bool,
         dead_code_threshold: float,
         quantiser: str = "native",
+        ssim_weight: float = 0.0,
     ):
         super().__init__()
-        if len(res_units) != len(channels):
-            raise ConfigError(
-                "model.vqvae.res_units",
-                f"expected one entry per level ({len(channels)}, as in model.vqvae.channels), got {len(res_units)}",
-            )
+        problem = settings_problem(channels, res_units)
+        if problem:
+            raise ConfigError("models.<name>.res_units", problem)
         self.channels = list(channels)
         self.latent_channels = latent_channels
+        self.ssim_weight = float(ssim_weight)
         self.downsampling_factor = 2 ** len(channels)
 
         enc: list[nn.Module] = []
@@ -136,33 +151,37 @@ class VQVAE(LatentAutoencoder):
             dead_code_threshold=dead_code_threshold,
         )
 
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """Continuous latent (B, latent_channels, X/f, Y/f, Z/f) of x (B, 1, X, Y, Z), f = 2**levels."""
-        return self.encoder(x)
+    def encode(self, x: torch.Tensor) -> Latent:
+        """{"z": continuous latent (B, latent_channels, X/f, Y/f, Z/f)} of x (B, 1, X, Y, Z)."""
+        return {"z": self.encoder(x)}
 
-    def quantise(self, z: torch.Tensor) -> QuantiseResult:
-        """Residual-quantise z (B, C, d, h, w); indices (B, num_levels, d, h, w).
+    def quantise(self, z: torch.Tensor) -> Quantised:
+        """Residual-quantise z (B, C, d, h, w) (in fp32, also under autocast).
 
         In train mode this also updates the codebooks (EMA, dead-code replacement); call
         `model.eval()` first to quantise without changing the model.
         """
-        z_q, indices, loss, stats = self.quantiser(z)
-        return QuantiseResult(z_q=z_q, indices=indices, loss=loss, stats=stats)
+        return Quantised(*self.quantiser(z))
 
-    def decode(self, z_q: torch.Tensor) -> torch.Tensor:
-        """Images (B, 1, X, Y, Z) from latents (B, C, d, h, w)."""
+    def decode(self, latent: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """Images (B, 1, X, Y, Z) from latent["z"] (B, C, d, h, w): quantise, then decode."""
+        return self.decoder_from_codes(self.quantise(latent["z"]).z_q)
+
+    def decoder_from_codes(self, z_q: torch.Tensor) -> torch.Tensor:
+        """The decoder alone, on already quantised latents (B, C, d, h, w)."""
         return self.decoder(z_q.to(next(self.decoder.parameters()).dtype))
 
-    def latent_shape(self, image_shape: tuple[int, int, int]) -> tuple[int, ...]:
+    def training_loss(self, x: torch.Tensor, step: int) -> TrainingLoss:
+        z = self.encode(x)["z"]
+        quant = self.quantise(z)
+        recon = self.decoder_from_codes(quant.z_q)
+        with full_precision(x):
+            recon, target = recon.float(), x.float()
+            terms = {"l1": (recon - target).abs().mean(), "commitment": quant.loss}
+            if self.ssim_weight > 0:
+                terms["ssim"] = self.ssim_weight * _ssim_loss()(recon, target)
+        return TrainingLoss(terms=terms, stats=quant.stats)
+
+    def latent_shapes(self, image_shape: tuple[int, int, int]) -> dict[str, tuple[int, ...]]:
         f = self.downsampling_factor
-        return (self.latent_channels, *(int(s) // f for s in image_shape))
-
-
-@register_family("vqvae")
-def build_vqvae(model_config: dict[str, Any]) -> VQVAE:
-    """VQVAE from config["model"]["vqvae"] (missing keys take :data:`DEFAULTS`)."""
-    unknown = sorted(set(model_config) - set(DEFAULTS))
-    if unknown:
-        raise ConfigError(f"model.vqvae.{unknown[0]}", f"unknown key; allowed: {sorted(DEFAULTS)}")
-    cfg = {**DEFAULTS, **model_config}
-    return VQVAE(**cfg)
+        return {"z": (self.latent_channels, *(int(s) // f for s in image_shape))}

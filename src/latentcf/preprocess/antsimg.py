@@ -3,6 +3,19 @@
 ITK stores an image as origin + spacing + direction cosines in LPS millimetres; NIfTI stores
 a 4x4 voxel-to-RAS affine. A shear in the affine cannot be represented in ITK: the nearest
 orthonormal direction matrix is used (scanner affines have no shear in practice).
+
+ANTs -> nibabel is antspyx's ``ants.to_nibabel_nifti``. nibabel -> ANTs stays ours
+(:func:`to_ants`): antspyx 0.6.3's ``ants.from_nibabel_nifti`` gives the same geometry for
+unsheared affines (tests/preprocess/test_antsimg.py) but
+- raises for an sform whose scales differ from pixdim (e.g. a 1 mm file whose sform was
+  rescaled to 1.2 mm: "Extracted spacing 1.2 does not match header zooms 1.0"), which nibabel,
+  and so :func:`latentcf.io.load_t1w`, reads with the sform;
+- raises for a shear above 0.5 degrees of axis deviation (1 degree of shear fails);
+- prints a warning on stdout and sets the caller's header units whenever the time unit is
+  unknown, i.e. for nearly every 3D scan;
+- takes no array + affine.
+``ants.image_read`` is not used either: for the sform/pixdim case above ITK takes the qform
+(1.0 mm) where nibabel takes the sform (1.2 mm), so the two readers would disagree.
 """
 
 from __future__ import annotations
@@ -41,7 +54,7 @@ def to_ants(img: nib.Nifti1Image | np.ndarray, affine: np.ndarray | None = None)
 
 
 def ants_affine(img: ants.ANTsImage) -> np.ndarray:
-    """4x4 voxel-to-RAS affine of an ANTs image."""
+    """4x4 voxel-to-RAS affine of an ANTs image (as ``ants.to_nibabel_nifti``, without the voxels)."""
     lps = np.eye(4)
     lps[:3, :3] = np.asarray(img.direction) * np.asarray(img.spacing)[None, :]
     lps[:3, 3] = np.asarray(img.origin)
@@ -49,11 +62,11 @@ def ants_affine(img: ants.ANTsImage) -> np.ndarray:
 
 
 def to_nifti(img: ants.ANTsImage, dtype: type = np.float32) -> nib.Nifti1Image:
-    """Return a nibabel image (voxels cast to `dtype`) with the geometry of `img`."""
-    data = img.numpy().astype(dtype)
-    out = nib.Nifti1Image(data, ants_affine(img))
-    out.header.set_xyzt_units("mm")
-    out.header.set_data_dtype(dtype)
+    """Return a nibabel image (voxels cast to `dtype`, units mm) with the geometry of `img`."""
+    out = ants.to_nibabel_nifti(img)
+    if out.get_data_dtype() != np.dtype(dtype):
+        out = nib.Nifti1Image(np.asarray(out.dataobj).astype(dtype), out.affine, out.header)
+        out.header.set_data_dtype(dtype)
     return out
 
 

@@ -5,6 +5,9 @@ The bias field is smooth, so it is estimated on the image resampled to
 mask (voxels above the mean intensity), and the fitted field is interpolated back to the
 native grid. At 1 mm this takes ~3-5 s instead of ~70 s for `ants.n4_bias_field_correction`
 at its defaults (unmasked, shrink 4 on the full grid) and ~20 s for the masked full grid.
+
+N4 has no randomness: the same input gives the same output for the same number of ITK threads;
+another thread count changes the result by ~1e-6 (relative; floating-point sums in another order).
 """
 
 from __future__ import annotations

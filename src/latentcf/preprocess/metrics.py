@@ -12,6 +12,8 @@ from latentcf.preprocess.register import load_transform, to_template
 from latentcf.preprocess.template import load_template
 
 
+# Not monai.metrics.compute_dice: importing monai adds ~1.7 s to each registration job (import
+# of this stage 1.44 s -> 3.12 s, median of 5, 2-core machine); tests check both agree.
 def dice(a: np.ndarray, b: np.ndarray) -> float:
     """Dice overlap 2|A&B| / (|A| + |B|) of two boolean arrays of the same shape (1.0 if both empty)."""
     a = np.asarray(a, dtype=bool)

@@ -1,20 +1,18 @@
-"""BIDS dataset_description.json of a model family's derivatives root ({output_dir}/<family>/)."""
+"""BIDS dataset_description.json of a model's derivatives root ({output_dir}/<model>/)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import latentcf
-from latentcf.io import write_text_atomic
+from latentcf.io import write_json_atomic
 
 
-def write_dataset_description(path: str | Path, family: str) -> Path:
+def write_dataset_description(path: str | Path, model: str, family: str) -> Path:
     """Write the derivative description (DatasetType derivative, GeneratedBy latentcf) atomically."""
-    path = Path(path)
-    text = json.dumps(
+    return write_json_atomic(
         {
-            "Name": f"latentcf {family} model, latents and reconstructions",
+            "Name": f"latentcf model {model} ({family}): model, latents and reconstructions",
             "BIDSVersion": "1.9.0",
             "DatasetType": "derivative",
             "GeneratedBy": [
@@ -25,6 +23,5 @@ def write_dataset_description(path: str | Path, family: str) -> Path:
                 }
             ],
         },
-        indent=2,
+        path,
     )
-    return write_text_atomic(text + "\n", path)

@@ -8,6 +8,7 @@ import logging
 import torch
 
 from latentcf.errors import ConfigError
+from latentcf.hardware import cpu_has_native_bf16
 
 log = logging.getLogger(__name__)
 
@@ -25,12 +26,16 @@ def select_device(requested: str = "auto") -> torch.device:
     return torch.device(requested)
 
 
-def resolve_precision(precision: str, device: torch.device) -> str:
-    """'auto' -> 'bf16' on CUDA (when supported), 'fp32' on CPU."""
+def resolve_precision(precision: str, device: torch.device, key: str = "train.precision") -> str:
+    """'auto' -> 'bf16' on CUDA GPUs that support it and on CPUs with native bf16 instructions
+    (:func:`latentcf.hardware.cpu_has_native_bf16`), else 'fp32'."""
     if precision not in ("auto", "fp32", "bf16"):
-        raise ConfigError("train.precision", f"expected auto, fp32 or bf16, got {precision!r}")
+        raise ConfigError(key, f"expected auto, fp32 or bf16, got {precision!r}")
     if precision == "auto":
-        use_bf16 = device.type == "cuda" and torch.cuda.is_bf16_supported()
+        if device.type == "cuda":
+            use_bf16 = torch.cuda.is_bf16_supported()
+        else:
+            use_bf16 = cpu_has_native_bf16()
         return "bf16" if use_bf16 else "fp32"
     return precision
 

@@ -1,8 +1,10 @@
 """Training loop of a latent autoencoder: seeded, checkpointed, resumable, bit-identical on CPU.
 
-Objective per step: L1(recon, x) + quantiser loss (commitment) + ssim_weight * (1 - SSIM).
-The learning rate warms up linearly for `warmup_steps`, then follows a cosine to 10 % of
-`learning_rate` at `max_steps` (or stays constant with lr_schedule: constant).
+The objective is the model family's (:meth:`LatentAutoencoder.training_loss`); the loop only
+schedules the learning rate (linear warm-up for `warmup_steps`, then a cosine to 10 % of
+`learning_rate` at `max_steps`, or constant; torch's LambdaLR), clips gradients, evaluates on
+the validation scans, checkpoints and writes the training table (one column per loss term and
+statistic the family reports) and its plot.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import math
 import random
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,12 +23,13 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from latentcf.config import validate_section
 from latentcf.errors import ConfigError
 from latentcf.metrics import masked_metrics
-from latentcf.models import build_model
+from latentcf.models.base import LatentAutoencoder, build_model, model_settings
 from latentcf.models.checkpoint import config_hash, model_payload, restore_model, save_model
 from latentcf.train import checkpoints as ckpt
-from latentcf.train.data import VolumeSet, batch_indices, flip_mask, load_mask
+from latentcf.train.data import VolumeSet, batch_indices, flip_mask, load_mask, load_volume
 from latentcf.train.device import (
     autocast,
     resolve_channels_last,
@@ -38,26 +41,6 @@ from latentcf.train.table import plot_table, write_table
 
 log = logging.getLogger(__name__)
 
-#: Defaults of config["train"] (the schema holds the same values).
-DEFAULTS: dict[str, Any] = {
-    "max_steps": 2000,
-    "max_minutes": 0,
-    "batch_size": 2,
-    "learning_rate": 3e-4,
-    "lr_schedule": "cosine",
-    "warmup_steps": 50,
-    "weight_decay": 0.0,
-    "grad_clip_norm": 1.0,
-    "ssim_weight": 0.0,
-    "flip_augment": False,
-    "eval_every": 250,
-    "val_max_scans": 4,
-    "checkpoint_every": 250,
-    "keep_checkpoints": 2,
-    "device": "auto",
-    "precision": "auto",
-    "channels_last": "auto",
-}
 # Settings that do not change the weights: not part of the resume fingerprint.
 _NOT_IN_FINGERPRINT = {
     "max_minutes",
@@ -78,23 +61,28 @@ class TrainOutputs:
     checkpoint_dir: Path
 
 
-def merged_train_config(train_config: dict[str, Any]) -> dict[str, Any]:
-    unknown = sorted(set(train_config) - set(DEFAULTS))
-    if unknown:
-        raise ConfigError(f"train.{unknown[0]}", f"unknown key; allowed: {sorted(DEFAULTS)}")
-    return {**DEFAULTS, **train_config}
+def merged_train_config(train_config: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The `train` section with every default filled in (ConfigValidationError if invalid)."""
+    return validate_section(train_config, "train.schema.yaml", "train")
 
 
-def learning_rate(step: int, cfg: dict[str, Any]) -> float:
-    """Learning rate of step `step` (1-based)."""
-    base = cfg["learning_rate"]
-    if cfg["warmup_steps"] and step <= cfg["warmup_steps"]:
-        return base * step / cfg["warmup_steps"]
+def lr_factor(step: int, cfg: Mapping[str, Any]) -> float:
+    """Learning-rate multiplier of optimiser step `step` (1-based): warm-up, then cosine to 0.1."""
+    warmup = cfg["warmup_steps"]
+    if warmup and step <= warmup:
+        return step / warmup
     if cfg["lr_schedule"] == "constant":
-        return base
-    span = max(1, cfg["max_steps"] - cfg["warmup_steps"])
-    t = min(1.0, (step - cfg["warmup_steps"]) / span)
-    return base * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * t)))
+        return 1.0
+    span = max(1, cfg["max_steps"] - warmup)
+    t = min(1.0, (step - warmup) / span)
+    return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * t))
+
+
+def lr_scheduler(
+    optimiser: torch.optim.Optimizer, cfg: Mapping[str, Any]
+) -> torch.optim.lr_scheduler.LambdaLR:
+    """LambdaLR stepped once after each optimiser step: step k uses lr_factor(k)."""
+    return torch.optim.lr_scheduler.LambdaLR(optimiser, lambda done: lr_factor(done + 1, cfg))
 
 
 def seed_everything(seed: int) -> None:
@@ -107,12 +95,11 @@ def train_model(
     train_images: Sequence[str | Path],
     val_images: Sequence[str | Path],
     val_masks: Sequence[str | Path],
-    family: str,
-    model_config: dict[str, Any],
-    train_config: dict[str, Any],
+    model_config: Mapping[str, Any],
+    train_config: Mapping[str, Any] | None,
     seed: int,
     outputs: TrainOutputs,
-    threads: int = 1,
+    threads: int | None = None,
 ) -> Path:
     """Train (or resume training) and write the final model, the table and its plot.
 
@@ -120,21 +107,25 @@ def train_model(
     ----------
     train_images : model-grid T1w NIfTIs of the train split (all of one shape X, Y, Z).
     val_images, val_masks : the val split's images and brain masks (for the table's val_* columns).
-    family, model_config : config["model"]["family"] and config["model"][family].
-    train_config : config["train"] (missing keys take :data:`DEFAULTS`).
+    model_config : the model's config entry ({family, settings...}; missing settings take the
+        schema defaults).
+    train_config : config["train"] (missing keys take the schema defaults).
     seed : config["seed"].
     outputs : where to write; checkpoints go to outputs.checkpoint_dir.
-    threads : CPU threads for torch.
+    threads : CPU threads for torch (default: train.threads).
 
     Returns the path of the final model file.
     """
     cfg = merged_train_config(train_config)
-    torch.set_num_threads(max(1, int(threads)))
+    model_config = model_settings(model_config)
+    threads = max(1, int(threads or cfg["threads"]))
+    torch.set_num_threads(threads)
     device = select_device(cfg["device"])
     precision = resolve_precision(cfg["precision"], device)
     channels_last = resolve_channels_last(cfg["channels_last"], device)
     log.info(
-        "training on %s, precision %s, channels_last %s, %d thread(s)",
+        "training a %s model on %s, precision %s, channels_last %s, %d thread(s)",
+        model_config["family"],
         device,
         precision,
         channels_last,
@@ -147,17 +138,17 @@ def train_model(
     val_items = list(zip(val_images, val_masks, strict=True))[: cfg["val_max_scans"]]
     fingerprint = config_hash(
         {
-            "family": family,
             "model": model_config,
             "train": {k: v for k, v in cfg.items() if k not in _NOT_IN_FINGERPRINT},
             "seed": seed,
             "train_images": [str(p) for p in train_images],
             "device": device.type,
+            "threads": threads,
         }
     )
 
     seed_everything(seed)
-    model = build_model(family, model_config)
+    model = build_model(model_config)
     model.check_input_shape(data.shape, f"{data.paths[0]}")
     model.to(device)
     if channels_last:
@@ -165,23 +156,21 @@ def train_model(
     optimiser = torch.optim.AdamW(
         model.parameters(), lr=cfg["learning_rate"], weight_decay=cfg["weight_decay"]
     )
-    ssim_loss = _ssim_loss() if cfg["ssim_weight"] > 0 else None
+    scheduler = lr_scheduler(optimiser, cfg)
 
     rows: list[dict[str, Any]] = []
     step, elapsed_before = 0, 0.0
     resumed = ckpt.find_resumable(outputs.checkpoint_dir, fingerprint)
     if resumed is not None:
-        restored = restore_model(resumed["model"], outputs.checkpoint_dir, family, model_config)
+        restored = restore_model(resumed["model"], outputs.checkpoint_dir, model_config)
         model.load_state_dict(restored.state_dict())
         optimiser.load_state_dict(resumed["optimizer"])
+        scheduler.load_state_dict(resumed["scheduler"])
         ckpt.restore_rng(resumed["rng"])
-        step, elapsed_before, rows = (
-            int(resumed["step"]),
-            float(resumed["elapsed_s"]),
-            list(resumed["table"]),
-        )
+        step, elapsed_before = int(resumed["step"]), float(resumed["elapsed_s"])
+        rows = list(resumed["table"])
 
-    val_cache = _load_val(val_items, data.shape)
+    val_cache = [(load_volume(i, data.shape), load_mask(m, data.shape)) for i, m in val_items]
     start_time = time.monotonic()
     budget_s = cfg["max_minutes"] * 60 if cfg["max_minutes"] else math.inf
     bar = tqdm(
@@ -193,46 +182,35 @@ def train_model(
         ncols=100,
         desc="train",
     )
+
+    def seconds() -> float:
+        return elapsed_before + time.monotonic() - start_time
+
     model.train()
     while step < cfg["max_steps"]:
-        if elapsed_before + time.monotonic() - start_time > budget_s:
+        if seconds() > budget_s:
             log.info("time budget of %s min reached at step %d", cfg["max_minutes"], step)
             break
-        idx = batch_indices(step, len(data), cfg["batch_size"], seed)
-        batch = data.batch(idx)
-        if cfg["flip_augment"]:
-            flips = flip_mask(step, len(idx), seed)
-            batch[flips] = batch[flips, :, ::-1]
+        x = _batch(data, step, cfg, seed, device, channels_last)
         step += 1
-        lr = learning_rate(step, cfg)
-        for group in optimiser.param_groups:
-            group["lr"] = lr
-        x = to_memory_format(
-            torch.from_numpy(np.ascontiguousarray(batch)).to(device), channels_last
-        )
+        lr = optimiser.param_groups[0]["lr"]
         with autocast(device, precision):
-            out = model(x)
-        recon = out.recon.float()
-        l1 = (recon - x).abs().mean()
-        loss = l1 + out.quant.loss
-        s_loss = ssim_loss(recon, x) if ssim_loss is not None else torch.zeros((), device=device)
-        loss = loss + cfg["ssim_weight"] * s_loss
+            objective = model.training_loss(x, step)
+        loss = objective.total
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         if cfg["grad_clip_norm"]:
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg["grad_clip_norm"])
         optimiser.step()
-        stats = {k: float(v) for k, v in out.quant.stats.items()}
+        scheduler.step()
         row = {
             "step": step,
             "epoch": (step * cfg["batch_size"] - 1) // len(data),
             "lr": lr,
             "loss": float(loss.detach()),
-            "l1": float(l1.detach()),
-            "commitment": float(out.quant.loss.detach()),
-            "ssim_loss": float(s_loss.detach()),
-            **stats,
-            "seconds": elapsed_before + time.monotonic() - start_time,
+            **{f"loss_{k}": float(v.detach()) for k, v in objective.terms.items()},
+            **{k: float(v) for k, v in objective.stats.items()},
+            "seconds": seconds(),
         }
         if not math.isfinite(row["loss"]):
             raise ConfigError(
@@ -254,12 +232,12 @@ def train_model(
         bar.update(1)
         bar.set_postfix(loss=f"{row['loss']:.4f}", refresh=False)
         if step % cfg["checkpoint_every"] == 0 and step < cfg["max_steps"]:
-            elapsed = elapsed_before + time.monotonic() - start_time
             payload = {
                 "model": model_payload(model, model_config),
                 "optimizer": optimiser.state_dict(),
+                "scheduler": scheduler.state_dict(),
                 "rng": ckpt.capture_rng(),
-                "elapsed_s": elapsed,
+                "elapsed_s": seconds(),
                 "table": rows,
             }
             ckpt.save_checkpoint(
@@ -272,6 +250,8 @@ def train_model(
     meta = {
         "steps": step,
         "image_shape": list(data.shape),
+        "latent_shapes": {k: list(v) for k, v in model.latent_shapes(data.shape).items()},
+        "scm_latent": model.scm_latent,
         "train_fingerprint": fingerprint,
         "n_train_scans": len(data),
         "seed": seed,
@@ -284,37 +264,51 @@ def train_model(
     return outputs.model
 
 
-def _ssim_loss():
-    from monai.losses import SSIMLoss
-
-    return SSIMLoss(spatial_dims=3, data_range=1.0)
-
-
-def _load_val(items, shape) -> list[tuple[np.ndarray, np.ndarray]]:
-    from latentcf.train.data import load_volume
-
-    return [(load_volume(img, shape), load_mask(mask, shape)) for img, mask in items]
+def _batch(
+    data: VolumeSet,
+    step: int,
+    cfg: Mapping[str, Any],
+    seed: int,
+    device: torch.device,
+    channels_last: bool,
+) -> torch.Tensor:
+    """Batch `step` (0-based) of the seeded data order, flipped where flip_augment says."""
+    idx = batch_indices(step, len(data), cfg["batch_size"], seed)
+    batch = data.batch(idx)
+    if cfg["flip_augment"]:
+        flips = flip_mask(step, len(idx), seed)
+        batch[flips] = batch[flips, :, ::-1]
+    x = torch.from_numpy(np.ascontiguousarray(batch)).to(device, non_blocking=True)
+    return to_memory_format(x, channels_last)
 
 
 @torch.no_grad()
 def reconstruct(
-    model, x: torch.Tensor, device: torch.device, precision: str, channels_last: bool
+    model: LatentAutoencoder,
+    x: torch.Tensor,
+    device: torch.device,
+    precision: str,
+    channels_last: bool,
 ) -> torch.Tensor:
-    """decode(quantise(encode(x))) in eval mode, float32 (B, 1, X, Y, Z) on CPU."""
+    """model.reconstruct(x) in eval mode, float32 (B, 1, X, Y, Z) on CPU."""
     model.eval()
-    x = to_memory_format(x.to(device), channels_last)
+    x = to_memory_format(x.to(device, non_blocking=True), channels_last)
     with autocast(device, precision):
-        z = model.encode(x)
-        recon = model.decode(model.quantise(z).z_q)
+        recon = model.reconstruct(x)
     return recon.float().cpu()
 
 
-def evaluate(model, val_cache, device, precision, channels_last) -> dict[str, float]:
+def evaluate(
+    model: LatentAutoencoder,
+    val_cache: Sequence[tuple[np.ndarray, np.ndarray]],
+    device: torch.device,
+    precision: str,
+    channels_last: bool,
+) -> dict[str, float]:
     """Mean MAE/PSNR/SSIM inside the brain over the cached validation scans."""
     scores = []
     for image, mask in val_cache:
-        recon = reconstruct(
-            model, torch.from_numpy(image)[None, None], device, precision, channels_last
-        )
+        x = torch.from_numpy(image)[None, None]
+        recon = reconstruct(model, x, device, precision, channels_last)
         scores.append(masked_metrics(recon[0, 0], image, mask))
     return {f"val_{k}": float(np.mean([s[k] for s in scores])) for k in ("mae", "psnr", "ssim")}

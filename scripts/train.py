@@ -1,4 +1,4 @@
-"""Snakemake adapter: train the VQ-VAE (see latentcf.train.train_model)."""
+"""Snakemake adapter: train one model (see latentcf.train.train_model)."""
 
 from pathlib import Path
 
@@ -13,7 +13,6 @@ def main(smk):
         train_images=list(smk.input.train_images),
         val_images=list(smk.input.val_images),
         val_masks=list(smk.input.val_masks),
-        family=smk.params.family,
         model_config=dict(smk.params.model),
         train_config=dict(smk.params.train),
         seed=int(smk.params.seed),
@@ -25,7 +24,7 @@ def main(smk):
         ),
         threads=smk.threads,
     )
-    write_dataset_description(out.description, smk.params.family)
+    write_dataset_description(out.description, smk.wildcards.model, smk.params.model["family"])
 
 
 run_script(main, snakemake)
