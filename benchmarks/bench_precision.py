@@ -62,34 +62,34 @@ def main() -> None:
     res = config["preprocess"]["resolution_mm"]
     model_config = config["models"]["vqvae"]
     cohort = pd.read_csv(args.results / "cohort" / "cohort.tsv", sep="\t")
-    train = [model_grid(args.results, s, res, "t1w") for s in cohort.query("split == 'train'").scan]
+    train_images = [model_grid(args.results, s, res, "t1w") for s in cohort.query("split == 'train'").scan]
     heldout = cohort.query("split != 'train'").scan
     images = [load_volume(model_grid(args.results, s, res, "t1w")) for s in heldout]
     masks = [load_mask(model_grid(args.results, s, res, "mask"), images[0].shape) for s in heldout]
     steps = config["train"]["max_steps"]
     print(
         f"# {platform.processor() or platform.machine()}, native bf16: {cpu_has_native_bf16()}, "
-        f"{args.threads} threads, torch {torch.__version__}; {len(train)} train scans, "
+        f"{args.threads} threads, torch {torch.__version__}; {len(train_images)} train scans, "
         f"{len(heldout)} held-out scans, model grid {res} mm"
     )
 
     runs = {}
     with tempfile.TemporaryDirectory() as tmp:
 
-        def train(name: str, precision: str, max_steps: int) -> None:
+        def run(name: str, precision: str, max_steps: int) -> None:
             out = Path(tmp) / name
             cfg = {**config["train"], "precision": precision, "max_steps": max_steps}
             cfg.update(eval_every=10**6, checkpoint_every=10**6, val_max_scans=0)
             start = time.perf_counter()
-            train_model(train, [], [], model_config, cfg, config["seed"], _outputs(out), args.threads)
+            train_model(train_images, [], [], model_config, cfg, config["seed"], _outputs(out), args.threads)
             seconds = time.perf_counter() - start
             scores = heldout_scores(out / "model.pt", model_config, images, masks, precision)
             runs[name] = {"precision": precision, "steps": max_steps, "seconds": seconds, **scores}
 
-        train("fp32", "fp32", steps)
-        train("bf16", "bf16", steps)
+        run("fp32", "fp32", steps)
+        run("bf16", "bf16", steps)
         per_step_ratio = runs["fp32"]["seconds"] / runs["bf16"]["seconds"]
-        train("bf16 equal minutes", "bf16", int(round(steps * per_step_ratio)))
+        run("bf16 equal minutes", "bf16", int(round(steps * per_step_ratio)))
 
         fp32_model, _ = load_model(Path(tmp) / "fp32" / "model.pt", model_config)
         diffs = []
