@@ -111,6 +111,7 @@ def test_same_seed_same_weights_other_seed_differs(tmp_path, synthetic_4mm):
     b = _train(tmp_path / "b", synthetic_4mm)
     c = _train(tmp_path / "c", synthetic_4mm, seed=8)
     _assert_identical(a, b)
+    assert a.read_bytes() == b.read_bytes(), "same model, same file bytes (no random archive name)"
     sa, sc = _state(a), _state(c)
     assert any(not torch.equal(sa[k], sc[k]) for k in sa)
 

@@ -38,8 +38,17 @@ def architecture_fingerprint(model: LatentAutoencoder, model_config: dict[str, A
 
 
 def atomic_torch_save(obj: Any, path: str | Path) -> Path:
-    """torch.save to a temporary file in the same folder, then rename over `path`."""
-    return atomic_write(path, lambda tmp: torch.save(obj, tmp))
+    """torch.save to a temporary file in the same folder, then rename over `path`.
+
+    Saved through a file object: given a path, torch names the archive's folder after the
+    (random) temporary file name, and identical models would give different bytes.
+    """
+
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as fh:
+            torch.save(obj, fh)
+
+    return atomic_write(path, write)
 
 
 def safe_torch_load(path: str | Path) -> dict[str, Any]:
