@@ -3,7 +3,8 @@
 #   snakemake --cores 2                       # the demo (config/config.yaml)
 #   snakemake --cores 2 --configfile my.yaml  # your data (see config/README.md)
 #
-# Stages (one .smk each): demo -> ingest -> preprocess -> model (train, encode).
+# Stages (one .smk each): demo -> ingest -> preprocess -> model (train, encode) -> scm (fit_scm)
+# -> counterfactual.
 # A --configfile replaces the demo config (it is not merged into it); unset keys take the
 # schema defaults, so a user's config never inherits `demo.enabled: true` by accident.
 import os
@@ -18,6 +19,8 @@ include: "workflow/rules/demo.smk"
 include: "workflow/rules/ingest.smk"
 include: "workflow/rules/preprocess.smk"
 include: "workflow/rules/model.smk"
+include: "workflow/rules/scm.smk"
+include: "workflow/rules/counterfactual.smk"
 include: "workflow/rules/summary.smk"
 
 

@@ -62,7 +62,9 @@ def main() -> None:
     res = config["preprocess"]["resolution_mm"]
     model_config = config["models"]["vqvae"]
     cohort = pd.read_csv(args.results / "cohort" / "cohort.tsv", sep="\t")
-    train_images = [model_grid(args.results, s, res, "t1w") for s in cohort.query("split == 'train'").scan]
+    train_images = [
+        model_grid(args.results, s, res, "t1w") for s in cohort.query("split == 'train'").scan
+    ]
     heldout = cohort.query("split != 'train'").scan
     images = [load_volume(model_grid(args.results, s, res, "t1w")) for s in heldout]
     masks = [load_mask(model_grid(args.results, s, res, "mask"), images[0].shape) for s in heldout]
@@ -81,7 +83,9 @@ def main() -> None:
             cfg = {**config["train"], "precision": precision, "max_steps": max_steps}
             cfg.update(eval_every=10**6, checkpoint_every=10**6, val_max_scans=0)
             start = time.perf_counter()
-            train_model(train_images, [], [], model_config, cfg, config["seed"], _outputs(out), args.threads)
+            train_model(
+                train_images, [], [], model_config, cfg, config["seed"], _outputs(out), args.threads
+            )
             seconds = time.perf_counter() - start
             scores = heldout_scores(out / "model.pt", model_config, images, masks, precision)
             runs[name] = {"precision": precision, "steps": max_steps, "seconds": seconds, **scores}

@@ -1,4 +1,4 @@
-"""Snakemake adapter: simulate the demo BIDS cohort with ground truth (see latentcf.demo)."""
+"""Snakemake adapter: simulate the demo BIDS cohort (factual scans) with its ground truth."""
 
 import torch
 
@@ -8,13 +8,7 @@ from latentcf.demo import simulate_demo
 
 def main(smk):
     torch.set_num_threads(max(1, int(smk.threads)))
-    simulate_demo(
-        smk.output.bids,
-        demo=smk.params.demo,
-        interventions=smk.params.interventions,
-        seed=smk.params.seed,
-        overwrite=True,
-    )
+    simulate_demo(smk.output.bids, demo=smk.params.demo, seed=smk.params.seed, overwrite=True)
 
 
 run_script(main, snakemake)

@@ -20,7 +20,9 @@ def repo_root() -> Path:
 def shared_dir() -> Path:
     """../shared beside the checkout (third-party scans and models); skips the test when absent."""
     if not SHARED.is_dir():
-        missing_asset(f"third-party data folder {SHARED} is absent (it sits beside the checkout in CI)")
+        missing_asset(
+            f"third-party data folder {SHARED} is absent (it sits beside the checkout in CI)"
+        )
     return SHARED
 
 

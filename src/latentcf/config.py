@@ -27,6 +27,7 @@ from latentcf.errors import LatentCFError, did_you_mean
 from latentcf.interventions import intervention_problems
 from latentcf.models.settings import model_problems
 from latentcf.preprocess.settings import settings_problems as preprocess_settings_problems
+from latentcf.scm.graph import graph_problems
 
 ROOT_SCHEMA = "config.schema.yaml"
 
@@ -211,6 +212,7 @@ def _semantic_problems(config: Mapping[str, Any]) -> Iterator[str]:
     yield from intervention_problems(config["interventions"], covariates)
     yield from preprocess_settings_problems(config["preprocess"])
     yield from model_problems(config["models"])
+    yield from graph_problems(covariates, config["image_parents"])
     demo_on = config.get("demo", {}).get("enabled", False)
     source = config["input"]
     if not demo_on and not (source.get("bids_dir") or source.get("table")):

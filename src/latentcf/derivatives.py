@@ -9,6 +9,14 @@ Under ``<output_dir>/<model>/``:
   ``latent_<scm_latent>.npy`` flattened to one vector per scan) and each scan's reconstruction
   ``<scan>_space-<template>_res-<r>_desc-<family>recon_T1w.nii.gz`` (model grid).
 - ``encode/reconstruction_metrics.tsv`` and ``encode/reconstructions.png``: held-out scans.
+- ``scm/design.json``, ``scm/coefficients.npz``, ``scm/r2.png``, ``scm/effects.png`` and
+  ``scm/effects.nii.gz``: the fitted latent SCM (latentcf.scm.fitted, latentcf.scm.effects).
+- ``counterfactual/chunk-<NN>/``: per chunk ``counterfactuals.tsv`` (scan, split, intervention,
+  its covariates, the covariates outside the train range) and per scan and intervention
+  ``<scan>_space-<template>_res-<r>_cf-<name>_desc-<family>_T1w.nii.gz`` (the counterfactual on
+  the model grid), ``..._cf-<name>_desc-<family>diff_T1w.nii.gz`` (minus the null intervention's
+  image ``..._cf-null_desc-<family>_T1w.nii.gz``) and, with counterfactual.native_space,
+  ``<scan>_space-T1w_cf-<name>_desc-<family>_T1w.nii.gz`` on the scan's own grid (null included).
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ from __future__ import annotations
 from latentcf.templates import TEMPLATE_ID
 
 SCANS_TABLE = "scans.tsv"
+COUNTERFACTUALS_TABLE = "counterfactuals.tsv"
 
 
 def latent_file(name: str) -> str:
@@ -26,3 +35,18 @@ def latent_file(name: str) -> str:
 def recon_file(scan: str, resolution_mm: int, family: str) -> str:
     """Reconstruction of `scan` (the {scan} stem) inside a chunk folder, on the model grid."""
     return f"{scan}_space-{TEMPLATE_ID}_res-{resolution_mm}_desc-{family}recon_T1w.nii.gz"
+
+
+def counterfactual_file(scan: str, resolution_mm: int, name: str, family: str) -> str:
+    """Counterfactual of `scan` under intervention `name` ('null': the reference) on the model grid."""
+    return f"{scan}_space-{TEMPLATE_ID}_res-{resolution_mm}_cf-{name}_desc-{family}_T1w.nii.gz"
+
+
+def difference_file(scan: str, resolution_mm: int, name: str, family: str) -> str:
+    """Counterfactual minus the null intervention's image, on the model grid."""
+    return f"{scan}_space-{TEMPLATE_ID}_res-{resolution_mm}_cf-{name}_desc-{family}diff_T1w.nii.gz"
+
+
+def native_counterfactual_file(scan: str, name: str, family: str) -> str:
+    """Counterfactual brought back onto the scan's own grid."""
+    return f"{scan}_space-T1w_cf-{name}_desc-{family}_T1w.nii.gz"

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 FACTUAL = "factual"  # the name of the unchanged scan; no intervention may use it
+NULL = "null"  # the name of the null intervention's decode (the counterfactuals' reference)
 _KEYS = ("name", "shift", "set")
 
 
@@ -111,8 +112,8 @@ def intervention_problems(
         where = f"'interventions.{i}' ({name})"
         if not isinstance(name, str) or not name.isascii() or not name.isalnum():
             yield f"{where}: name {name!r} must be letters and digits only (it is used in file names)"
-        elif name == FACTUAL:
-            yield f"{where}: the name '{FACTUAL}' is reserved for the unchanged scans"
+        elif name in (FACTUAL, NULL):
+            yield f"{where}: the name '{name}' is reserved ('{FACTUAL}': the unchanged scans, '{NULL}': the null intervention)"
         elif name in seen:
             yield f"{where}: duplicate name; names must be unique"
         if isinstance(name, str):

@@ -185,6 +185,21 @@ def save_npy_atomic(array: np.ndarray, path: str | Path) -> Path:
     return atomic_write(path, write)
 
 
+def save_npz_atomic(path: str | Path, **arrays: np.ndarray) -> Path:
+    """np.savez-compatible archive of `arrays` written atomically, byte-reproducible: numpy's
+    own savez stamps each member with the current time."""
+    import zipfile
+
+    def write(tmp: str) -> None:
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as archive:
+            for name, array in arrays.items():
+                info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+                with archive.open(info, "w", force_zip64=True) as member:
+                    np.lib.format.write_array(member, np.asanyarray(array), allow_pickle=False)
+
+    return atomic_write(path, write)
+
+
 def save_figure_atomic(fig: Any, path: str | Path, **savefig: Any) -> Path:
     """Save a matplotlib figure as PNG to `path` atomically, then close it."""
     import matplotlib.pyplot as plt

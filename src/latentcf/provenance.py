@@ -5,6 +5,10 @@ script imports changes. Each rule therefore gets a ``code`` param: the hash of e
 ``latentcf`` module the script can reach through imports (found statically, lazy imports
 inside functions included). A stage whose code changed reruns with everything after it; a
 change to another stage's modules, a comment or a docstring reruns nothing.
+
+:mod:`latentcf.config` is not followed: it validates and fills in defaults, and the filled-in
+values reach every rule through its params already (a changed default reruns what uses it);
+following it would make every stage depend on every other stage's config checks.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from pathlib import Path
 
 PACKAGE = "latentcf"
 PACKAGE_DIR = Path(__file__).resolve().parent
+NOT_FOLLOWED = frozenset({"latentcf.config"})
 
 
 def code_version(script: str | Path) -> str:
@@ -44,7 +49,7 @@ def _closure(start: set[str]) -> set[str]:
     todo = [m for m in start if module_file(m)]
     while todo:
         name = todo.pop()
-        if name in seen:
+        if name in seen or name in NOT_FOLLOWED:
             continue
         seen.add(name)
         parent = name.rsplit(".", 1)[0]

@@ -13,7 +13,8 @@ def test_plot_truth_volumes(tiny_bids, tmp_path):
     out = plot_truth_volumes(
         tiny_bids / "derivatives" / "truth" / "volumes.tsv", tmp_path / "fig" / "v.png"
     )
-    assert_figure_panels(out, rows=2, columns=4)  # one panel per structure group, raw and ICV-adjusted
+    # One panel per structure group, raw and ICV-adjusted.
+    assert_figure_panels(out, rows=2, columns=4)
 
 
 def test_plot_rejects_wrong_table(tmp_path):

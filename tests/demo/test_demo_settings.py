@@ -107,19 +107,21 @@ def test_simulator_refuses_what_it_does_not_model(item, pattern):
         demo_interventions([item])
 
 
-def test_simulate_demo_rejects_bad_intervention_before_work(tmp_path):
-    from latentcf.demo import simulate_demo
+def test_counterfactuals_reject_bad_intervention_before_work(tmp_path):
+    from latentcf.demo import simulate_demo_counterfactuals
 
     with pytest.raises(ConfigValidationError, match="unseen level 'PD' for 'diagnosis'"):
-        simulate_demo(
-            tmp_path / "bids", {"n_subjects": 2}, [{"name": "x", "set": {"diagnosis": "PD"}}], 1
+        simulate_demo_counterfactuals(
+            tmp_path / "cf", {"n_subjects": 2}, [{"name": "x", "set": {"diagnosis": "PD"}}], 1
         )
-    assert not (tmp_path / "bids").exists()
+    assert not (tmp_path / "cf").exists()
 
 
 def test_simulate_demo_rejects_bad_settings_before_work(tmp_path):
-    from latentcf.demo import simulate_demo
+    from latentcf.demo import simulate_demo, simulate_demo_counterfactuals
 
     with pytest.raises(ConfigValidationError, match=r"demo\.age_range"):
-        simulate_demo(tmp_path / "bids", {"n_subjects": 2, "age_range": [90, 50]}, [], 1)
-    assert not (tmp_path / "bids").exists()
+        simulate_demo(tmp_path / "bids", {"n_subjects": 2, "age_range": [90, 50]}, 1)
+    with pytest.raises(ConfigValidationError, match=r"demo\.age_range"):
+        simulate_demo_counterfactuals(tmp_path / "cf", {"age_range": [90, 50]}, [], 1)
+    assert not (tmp_path / "bids").exists() and not (tmp_path / "cf").exists()

@@ -5,8 +5,11 @@ from __future__ import annotations
 import numpy as np
 from pp_helpers import template_head_2mm
 
+from latentcf.config import section_defaults
 from latentcf.preprocess.antsimg import to_ants
 from latentcf.preprocess.bias import n4_correct
+
+N4 = section_defaults("preprocess.schema.yaml")["n4"]
 
 
 def _ratio_cv(image: np.ndarray, truth: np.ndarray, mask: np.ndarray) -> float:
@@ -21,7 +24,11 @@ def test_n4_removes_synthetic_bias_field():
     field = np.exp(0.35 * x - 0.25 * z + 0.2 * y**2).astype(np.float32)
     biased = head * field
     corrected = n4_correct(
-        to_ants(biased, affine), working_resolution_mm=4.0, shrink_factor=2
+        to_ants(biased, affine),
+        working_resolution_mm=4.0,
+        shrink_factor=2,
+        iterations=N4["iterations"],
+        tolerance=N4["tolerance"],
     ).numpy()
     assert corrected.shape == head.shape
     assert np.all(np.isfinite(corrected)) and corrected.min() >= 0

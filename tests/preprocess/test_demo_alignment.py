@@ -20,7 +20,7 @@ DEMO = {"n_subjects": 2, "sessions_per_subject": 1, "resolution_mm": 2, "field_s
 @pytest.fixture(scope="module")
 def demo_bids(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("demo") / "bids"
-    return simulate_demo(out, DEMO, [], seed=11)
+    return simulate_demo(out, DEMO, seed=11)
 
 
 def test_demo_scan_is_aligned_like_its_truth(demo_bids, tmp_path, subject="sub-002"):

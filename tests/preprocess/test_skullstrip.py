@@ -7,9 +7,12 @@ import numpy as np
 import pytest
 from pp_helpers import rigid_pose, template_head_2mm
 
+from latentcf.config import section_defaults
 from latentcf.errors import ConfigError, InputDataError
 from latentcf.preprocess.metrics import dice
 from latentcf.preprocess.skullstrip import BACKENDS, clean_mask, skull_strip
+
+OPTIONS = section_defaults("preprocess.schema.yaml")["skullstrip"]
 
 
 def test_unknown_method_names_key_and_suggests():
@@ -35,7 +38,7 @@ def test_template_backend_finds_the_brain_of_a_posed_head():
     head, mask, affine = template_head_2mm()
     # A posed copy: the backend must not depend on the image being in template space.
     posed = rigid_pose(3, 15.0, 10.0) @ affine
-    found = skull_strip(nib.Nifti1Image(head, posed), "template")
+    found = skull_strip(nib.Nifti1Image(head, posed), "template", **OPTIONS["template"])
     assert found.shape == head.shape and found.dtype == bool
     assert dice(found, mask) >= 0.9
 
@@ -45,7 +48,8 @@ def test_brainextractor_backend_finds_a_plausible_brain():
     # 4 mm and few iterations keep this fast (most of the time is numba compiling BET).
     small, small_mask = head[::2, ::2, ::2], mask[::2, ::2, ::2]
     small_affine = affine @ np.diag([2.0, 2.0, 2.0, 1.0])
-    found = skull_strip(nib.Nifti1Image(small, small_affine), "brainextractor", iterations=200)
+    options = {**OPTIONS["brainextractor"], "iterations": 200}
+    found = skull_strip(nib.Nifti1Image(small, small_affine), "brainextractor", **options)
     assert found.shape == small.shape
     assert dice(found, small_mask) >= 0.8
 

@@ -34,7 +34,10 @@ def test_qc_summary_flags_bad_scans(tmp_path):
         nib.save(nib.Nifti1Image(data, grid_affine(4)), images[-1])
     table = write_qc_summary(scans, ss, reg, images, tmp_path / "qc.tsv", tmp_path / "qc.png")
     assert list(table["flag"]) == ["n/a", "brain_volume", "registration"]
-    assert (tmp_path / "qc.tsv").read_text().splitlines()[0].startswith("scan\t")
+    lines = (tmp_path / "qc.tsv").read_text().splitlines()
+    assert lines[0].startswith("scan\t")
+    # numbers as Python prints them (whole numbers keep their ".0"), no flag as n/a
+    assert lines[1] == "sub-000/anat/sub-000\tdeepbet\t1500.0\t0.96\t0.8\t1.0\tn/a"
     # 3 scans: one row of 3 panels, figsize (1.8 * 3, 2.2) inches at 90 dpi.
     panels = [(i / 3 + 1 / 12, (i + 1) / 3 - 1 / 12, 0.35, 0.65) for i in range(3)]
     stds = png_panels_vary(tmp_path / "qc.png", (486, 198), panels)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -21,7 +22,9 @@ pytestmark = pytest.mark.workflow
 TINY = Path(__file__).with_name("config_tiny.yaml")
 UPSTREAM_OF_PREPROCESSING = {"simulate_demo", "ingest"}
 MODELS = ("vqvae", "vqvae_1level")
-MODEL_JOBS = {"train", "encode", "summarise_reconstructions"}
+MODEL_JOBS = {
+    "train", "encode", "summarise_reconstructions", "fit_scm", "counterfactual", "plot_counterfactuals",
+}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +48,7 @@ def variant(tmp_path: Path, **sections) -> Path:
 def test_every_stage_produced_its_outputs(tiny_run):
     results = tiny_run / "results"
     cohort = pd.read_csv(results / "cohort" / "cohort.tsv", sep="\t")
-    assert len(cohort) == 5 and set(cohort["split"]) == {"train", "val", "test"}
+    assert len(cohort) == 8 and set(cohort["split"]) == {"train", "val", "test"}
     assert_figure_panels(results / "demo" / "truth_volumes_vs_age.png", rows=2, columns=4)
     assert (results / "preprocess" / "dataset_description.json").is_file()
     for scan in cohort["scan"]:
@@ -75,16 +78,44 @@ def test_every_stage_produced_its_outputs(tiny_run):
                 assert recon.shape == (40, 48, 40)
         assert sum(len(pd.read_csv(c / "scans.tsv", sep="\t")) for c in encoded) == len(cohort)
         metrics = pd.read_csv(results / model / "encode" / "reconstruction_metrics.tsv", sep="\t")
-        assert set(metrics["split"]) == {"val", "test"} and len(metrics) == 2
+        held_out = cohort[cohort["split"] != "train"]
+        assert set(metrics["split"]) == {"val", "test"} and len(metrics) == len(held_out)
         assert (results / model / "model" / "model.pt").is_file()
+    for model in MODELS:
+        check_scm_and_counterfactuals(results, model, cohort, chunks)
     # Two models, two sets of weights: their latents differ.
     assert not np.allclose(latents["vqvae", "chunk-00"], latents["vqvae_1level", "chunk-00"])
     summary = (results / "summary.md").read_text()
-    assert "Cohort: 5 scans of 5 subjects" in summary
+    assert "Cohort: 8 scans of 8 subjects" in summary
     for model in MODELS:
         assert f"## Reconstruction of held-out scans (inside the brain mask): {model}" in summary
     assert "| ssim " in summary
     assert "![preprocess_qc](preprocess/qc/preprocess_qc.png)" in summary
+
+
+def check_scm_and_counterfactuals(results, model, cohort, chunks):
+    """fit_scm's files, and per scan the counterfactuals named as documented (latentcf.derivatives)."""
+    scm = results / model / "scm"
+    design = json.loads((scm / "design.json").read_text())
+    assert design["design"]["columns"] == ["intercept", "age", "sex[M]", "diagnosis[AD]"]
+    assert design["n_train"] == int((cohort["split"] == "train").sum())
+    assert nib.load(scm / "effects.nii.gz").shape == (40, 48, 40, 3)
+    assert_figure_panels(scm / "effects.png", rows=4, columns=3)
+    names = ["null", "age10"]
+    for scan in cohort["scan"]:
+        folder = results / model / "counterfactual" / f"chunk-{chunks[scan]}"
+        for name in names:
+            image = nib.load(folder / derivatives.counterfactual_file(scan, 4, name, "vqvae"))
+            assert image.shape == (40, 48, 40)
+            native = nib.load(folder / derivatives.native_counterfactual_file(scan, name, "vqvae"))
+            raw = nib.load(cohort.set_index("scan").loc[scan, "path"])
+            assert native.shape == raw.shape and np.allclose(native.affine, raw.affine, atol=1e-4)
+        assert (folder / derivatives.difference_file(scan, 4, "age10", "vqvae")).is_file()
+        table = pd.read_csv(folder / derivatives.COUNTERFACTUALS_TABLE, sep="\t")
+        rows = table[table["scan"] == scan].set_index("intervention")
+        assert rows.loc["age10", "age"] == pytest.approx(rows.loc["factual", "age"] + 10)
+    montage = results / model / "counterfactual" / "counterfactuals.png"
+    assert_figure_panels(montage, rows=3 * 3, columns=2 + 2 * 1, min_std=0.0)
 
 
 def test_report_renders(tiny_run):
@@ -103,7 +134,7 @@ def test_normalisation_change_reruns_only_the_model_grid_step_and_after(tiny_run
         preprocess={"resolution_mm": 4, "threads": 1, "normalisation": {"upper_percentile": 99.0}},
     )
     jobs = planned_jobs(tiny_run, config)
-    assert jobs.get("preprocess_grid") == 5
+    assert jobs.get("preprocess_grid") == 8
     assert jobs.get("train") == 2
     assert not UPSTREAM_OF_PREPROCESSING & set(jobs)
     assert "preprocess_native" not in jobs and "preprocess_register" not in jobs
@@ -115,7 +146,7 @@ def test_registration_change_keeps_n4_and_skull_stripping(tiny_run, tmp_path):
         preprocess={"resolution_mm": 4, "threads": 1, "registration": {"sampling_rate": 0.3}},
     )
     jobs = planned_jobs(tiny_run, config)
-    assert jobs.get("preprocess_register") == 5
+    assert jobs.get("preprocess_register") == 8
     assert not ({"preprocess_native"} | UPSTREAM_OF_PREPROCESSING) & set(jobs)
 
 
@@ -132,11 +163,34 @@ def test_one_models_settings_rerun_that_model_only(tiny_run, tmp_path):
     path.write_text(yaml.safe_dump(config))
     jobs = planned_job_list(tiny_run, path)
     model_jobs = [(rule, wc) for rule, wc in jobs if rule in MODEL_JOBS]
-    assert sorted(rule for rule, _ in model_jobs) == [
-        "encode", "encode", "summarise_reconstructions", "train",
-    ]  # fmt: skip
+    n_chunks = len(list((tiny_run / "results" / "vqvae" / "encode").glob("chunk-*")))
+    assert sorted(rule for rule, _ in model_jobs) == sorted(
+        ["train", "summarise_reconstructions", "fit_scm", "plot_counterfactuals"]
+        + ["encode", "counterfactual"] * n_chunks
+    )
     assert all(wc.startswith("model=vqvae_1level") for _, wc in model_jobs), model_jobs
     assert {rule for rule, _ in jobs} == MODEL_JOBS | {"summary", "all"}
+
+
+def test_interventions_rerun_counterfactuals_only(tiny_run, tmp_path):
+    """Another intervention list: the true counterfactuals and each model's counterfactual chunks
+    and montage rerun; no simulation of the cohort, preprocessing, training, encoding or fit_scm."""
+    config = yaml.safe_load(TINY.read_text())
+    config["interventions"] = [
+        {"name": "age10", "shift": {"age": 10}},
+        {"name": "dxAD", "set": {"diagnosis": "AD"}},
+    ]
+    path = tmp_path / "interventions.yaml"
+    path.write_text(yaml.safe_dump(config))
+    jobs = planned_jobs(tiny_run, path)
+    n_chunks = len(list((tiny_run / "results" / "vqvae" / "counterfactual").glob("chunk-*")))
+    assert jobs == {
+        "simulate_demo_counterfactuals": 1,
+        "counterfactual": n_chunks * len(MODELS),
+        "plot_counterfactuals": len(MODELS),
+        "summary": 1,
+        "all": 1,
+    }
 
 
 def test_a_models_code_change_reruns_model_stages_only(tiny_run, tmp_path):

@@ -59,6 +59,15 @@ def _read_cohort(path, mtime):
     return table, dict(zip(table["scan"], table["path"])), chunks
 
 
+def ingest_covariates():
+    """The covariate specs ingest checks values against (the causal graph is not its business:
+    editing parents must not rerun ingest)."""
+    return {
+        name: {k: v for k, v in spec.items() if k not in ("parents", "reference")}
+        for name, spec in config["covariates"].items()
+    }
+
+
 def _cohort():
     """(cohort table, {scan: raw T1w path}, {chunk: scans}) from the ingest checkpoint
     (input functions only)."""
@@ -134,9 +143,37 @@ def chunk_preproc(pattern):
     return lambda wildcards: [preproc_path(s, pattern) for s in chunk_scans(wildcards)]
 
 
-def chunk_dirs(*splits):
-    """Input function: encode folders of a model's chunks that hold scans of `splits`."""
-    return lambda wildcards: [f"{OUT}/{wildcards.model}/encode/chunk-{c}" for c in chunks(*splits)]
+def chunk_dirs(*splits, stage="encode"):
+    """Input function: a model's `stage` folders of the chunks that hold scans of `splits`."""
+    return lambda wildcards: [f"{OUT}/{wildcards.model}/{stage}/chunk-{c}" for c in chunks(*splits)]
+
+
+def chunk_of(scan):
+    return next(c for c, members in _cohort()[2].items() if scan in members)
+
+
+# ---------------------------------------------------------------- counterfactuals
+
+CF_SPLITS = config["counterfactual"]["splits"]
+
+
+def cf_chunk_scans(wildcards):
+    """Scans of chunk `wildcards.chunk` in the counterfactual splits."""
+    wanted = set(scans(*CF_SPLITS))
+    return [s for s in chunk_scans(wildcards) if s in wanted]
+
+
+def cf_native(pattern):
+    """Input function: per-scan preprocessing files the native-space counterfactuals need."""
+    if not config["counterfactual"]["native_space"]:
+        return lambda wildcards: []
+    return lambda wildcards: [pattern.format(scan=s) for s in cf_chunk_scans(wildcards)]
+
+
+def cf_figure_scans(wildcards=None):
+    """The scans of the counterfactual montage: the first held-out ones with counterfactuals."""
+    pool = scans(*[s for s in ("val", "test") if s in CF_SPLITS]) or scans(*CF_SPLITS)
+    return pool[: config["counterfactual"]["figure_scans"]]
 
 
 TRAIN_MEM_MB = {1: 24000, 2: 6000, 4: 2000}
@@ -156,6 +193,7 @@ def summary_inputs(wildcards):
     targets = {"cohort": f"{OUT}/cohort/cohort.tsv"}
     if config["demo"]["enabled"]:
         targets["demo_figure"] = f"{OUT}/demo/truth_volumes_vs_age.png"
+        targets["demo_truth_counterfactuals"] = f"{OUT}/demo/truth_counterfactuals"
     targets["preprocessed"] = [preproc_path(s) for s in scans()]
     targets["preprocess_qc"] = [PREPROC_QC_TABLE, PREPROC_QC_MOSAIC]
     for model in MODELS:
@@ -165,5 +203,12 @@ def summary_inputs(wildcards):
         )
         targets[f"{model}: reconstructions"] = expand(
             list(rules.summarise_reconstructions.output), model=model
+        )
+        targets[f"{model}: latent SCM"] = expand(list(rules.fit_scm.output), model=model)
+        targets[f"{model}: counterfactuals (chunks)"] = expand(
+            rules.counterfactual.output.chunk, model=model, chunk=chunks(*CF_SPLITS)
+        )
+        targets[f"{model}: counterfactual montage"] = expand(
+            rules.plot_counterfactuals.output, model=model
         )
     return targets

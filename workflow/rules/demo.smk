@@ -1,4 +1,6 @@
 # The embedded demo cohort: a simulated BIDS dataset with ground truth (docs/demo_cohort.md).
+# The factual dataset does not depend on the interventions: editing them reruns only the true
+# counterfactuals (simulate_demo_counterfactuals) and the model counterfactuals, not the cohort.
 
 
 rule simulate_demo:
@@ -6,7 +8,6 @@ rule simulate_demo:
         bids=directory(f"{OUT}/demo/bids"),
     params:
         demo=config["demo"],
-        interventions=config["interventions"],
         seed=config["seed"],
         code=code("simulate_demo.py"),
     log:
@@ -21,6 +22,28 @@ rule simulate_demo:
         runtime=20,
     script:
         "../../scripts/simulate_demo.py"
+
+
+rule simulate_demo_counterfactuals:
+    output:
+        truth=directory(f"{OUT}/demo/truth_counterfactuals"),
+    params:
+        demo=config["demo"],
+        interventions=config["interventions"],
+        seed=config["seed"],
+        code=code("simulate_demo_counterfactuals.py"),
+    log:
+        "logs/demo/simulate_counterfactuals.log",
+    benchmark:
+        "benchmarks/demo/simulate_counterfactuals.tsv"
+    conda:
+        "../../envs/latentcf.yaml"
+    threads: 2
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    script:
+        "../../scripts/simulate_demo_counterfactuals.py"
 
 
 rule plot_demo_truth:

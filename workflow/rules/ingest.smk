@@ -11,7 +11,7 @@ checkpoint ingest:
         cohort=f"{OUT}/cohort/cohort.tsv",
         excluded=f"{OUT}/cohort/excluded.tsv",
     params:
-        covariates=config["covariates"],
+        covariates=ingest_covariates(),
         split=config["split"],
         participant_label=config["participant_label"],
         seed=config["seed"],

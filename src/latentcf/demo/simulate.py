@@ -1,5 +1,6 @@
 """Simulate the demo cohort: per subject and session the factual scan and one true
-counterfactual per intervention, all sharing the same exogenous variables.
+counterfactual per intervention, all sharing the same exogenous variables (the factual
+dataset and the true counterfactuals are written by two rules: latentcf.demo).
 
 One scan = template -> atrophy map A (covariates) -> subject anatomy map psi (exogenous)
 -> head scale (sex) -> rigid pose (session); the image is ONE resampling of the template
@@ -68,25 +69,35 @@ def _volume_record(label_volumes: Mapping[int, float], scale: float) -> dict[str
     return {k: round(float(v), 2) for k, v in rec.items()}
 
 
+# What `simulate` renders: every image, only the factual scans, only the counterfactuals, none.
+RENDER_CHOICES = ("all", "factual", "counterfactual", "none")
+
+
 def simulate(
     demo: Mapping[str, Any] | None,
     interventions: list[Mapping[str, Any]] | None,
     seed: int,
-    render_images: bool = True,
+    render: str = "all",
 ) -> Iterator[ScanTruth]:
     """Yield every simulated scan: for each subject, session: factual then counterfactuals.
 
     `demo` is the `demo` config section (missing keys take the defaults), `interventions` the
-    top-level list, `seed` the top-level seed. With `render_images=False` only covariates and
-    true volumes are produced (no image resampling), which is much faster.
+    top-level list, `seed` the top-level seed. Every scan carries its covariates, true volumes
+    and exogenous variables; `render` (one of :data:`RENDER_CHOICES`) selects the scans whose
+    image and label map are rendered too (the others have ``image=None``): rendering is the
+    costly part, so "none" (tables only) is much faster, and "counterfactual" gives the true
+    counterfactuals without rendering the factual scans again. An image does not depend on
+    which others are rendered.
     """
+    if render not in RENDER_CHOICES:
+        raise ValueError(f"render must be one of {RENDER_CHOICES}, got {render!r}")
     cfg = merge_defaults(demo)
     ivs: list[Intervention] = demo_interventions(interventions)
     torch.manual_seed(int(seed))
     anatomy = load_anatomy()
     model = _deformation_model(int(cfg["field_spacing_mm"]))
     for subj in range(int(cfg["n_subjects"])):
-        yield from _simulate_subject(cfg, ivs, int(seed), subj, anatomy, model, render_images)
+        yield from _simulate_subject(cfg, ivs, int(seed), subj, anatomy, model, render)
 
 
 @functools.lru_cache(maxsize=2)
@@ -94,24 +105,36 @@ def _deformation_model(spacing: int) -> DeformationModel:
     return DeformationModel.build(load_anatomy(), spacing)
 
 
-def _simulate_subject(cfg, ivs, seed, subj, anatomy, model, render_images) -> Iterator[ScanTruth]:
+def _wants_image(render: str, name: str) -> bool:
+    if render in ("all", "none"):
+        return render == "all"
+    return (name == FACTUAL) == (render == "factual")
+
+
+def _simulate_subject(cfg, ivs, seed, subj, anatomy, model, render) -> Iterator[ScanTruth]:
     exo = causal.sample_subject(cfg, seed, subj)
     rng_anat = causal.subject_rng(seed, subj, causal.STREAM_ANATOMY)
     a = cfg["anatomy"]
     w = smooth_random_velocity(rng_anat, model.grid, a["displacement_rms_mm"], a["smoothness_mm"])
     psi = exp_velocity(w, model.grid)
-    psi_inv = exp_velocity(-w, model.grid) if render_images else None
+    names = [FACTUAL] + [iv.name for iv in ivs]
+    any_image = any(_wants_image(render, name) for name in names)
+    psi_inv = exp_velocity(-w, model.grid) if any_image else None
     cache: dict[tuple, tuple] = {}  # atrophy target -> (inverse map, label volumes)
     for ses in range(int(cfg["sessions_per_subject"])):
         factual = causal.factual_covariates(cfg, exo, ses)
         session = causal_session(cfg, seed, subj, ses)
-        rendered: dict[tuple, tuple] = {}  # (target, scale) -> (image, labels, affine)
+        plans = []  # (name, covariates, head scale, atrophy target, cache key)
         for name, cov in [(FACTUAL, factual)] + [(iv.name, iv.apply(factual)) for iv in ivs]:
-            scale = causal.head_scale(cfg, exo, cov["sex"])
             target = causal.target_log_change(cfg, exo, cov)
-            key = tuple(sorted(target.items()))
-            if key not in cache:
-                fwd, inv = model.atrophy_maps(target, inverse=render_images)
+            scale = causal.head_scale(cfg, exo, cov["sex"])
+            plans.append((name, cov, scale, target, tuple(sorted(target.items()))))
+        # Targets whose inverse map some rendered image needs (a target may be shared).
+        inverse_for = {key for name, *_, key in plans if _wants_image(render, name)}
+        rendered: dict[tuple, tuple] = {}  # (target, scale) -> (image, labels, affine)
+        for name, cov, scale, target, key in plans:
+            if key not in cache or (key in inverse_for and cache[key][0] is None):
+                fwd, inv = model.atrophy_maps(target, inverse=key in inverse_for)
                 label_vols = model.label_volumes(compose_maps(psi, fwd, model.grid))
                 cache[key] = (inv, label_vols)
             inv, label_vols = cache[key]
@@ -127,7 +150,7 @@ def _simulate_subject(cfg, ivs, seed, subj, anatomy, model, render_images) -> It
                 volumes=_volume_record(label_vols, scale),
                 exogenous=_exogenous_record(exo, scale, target, session),
             )
-            if render_images:
+            if _wants_image(render, name):
                 if (key, scale) not in rendered:
                     g = compose_maps(inv, psi_inv, model.grid)
                     rendered[(key, scale)] = _render(cfg, session, scale, g, model, anatomy)

@@ -30,15 +30,17 @@ def head_mask(img: ants.ANTsImage) -> ants.ANTsImage:
 def n4_correct(
     img: ants.ANTsImage,
     *,
-    working_resolution_mm: float = 2.0,
-    shrink_factor: int = 4,
-    iterations: Sequence[int] = (50, 50, 30),
-    tolerance: float = 1e-7,
+    working_resolution_mm: float,
+    shrink_factor: int,
+    iterations: Sequence[int],
+    tolerance: float,
 ) -> ants.ANTsImage:
     """Return `img` divided by its N4 bias field (same grid, float32, non-negative).
 
     `working_resolution_mm`: isotropic spacing the field is fitted at (never finer than the
-    image itself); `shrink_factor` and `iterations` (one entry per fitting level) are N4's.
+    image itself); `shrink_factor`, `iterations` (one entry per fitting level) and `tolerance`
+    are N4's. The keywords are the `preprocess.n4` options (defaults in preprocess.schema.yaml,
+    filled by :func:`latentcf.preprocess.pipeline.run_native`).
     """
     data = np.clip(img.numpy(), 0.0, None).astype(np.float32)
     img = img.new_image_like(data)

@@ -32,10 +32,11 @@ def brain_percentiles(
     return float(lo), float(hi)
 
 
-def scale(
-    data: np.ndarray, mask: np.ndarray, lo: float, hi: float, clip: bool = True
-) -> np.ndarray:
-    """float32 array: (data - lo) / (hi - lo) inside `mask` (clipped to [0, 1] if `clip`), 0 outside."""
+def scale(data: np.ndarray, mask: np.ndarray, lo: float, hi: float, *, clip: bool) -> np.ndarray:
+    """float32 array: (data - lo) / (hi - lo) inside `mask` (clipped to [0, 1] if `clip`), 0 outside.
+
+    `clip` is ``preprocess.normalisation.clip`` (default in preprocess.schema.yaml).
+    """
     out = (np.asarray(data, dtype=np.float32) - np.float32(lo)) / np.float32(hi - lo)
     if clip:
         out = np.clip(out, 0.0, 1.0)

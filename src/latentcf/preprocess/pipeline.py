@@ -7,6 +7,12 @@
    (Dice with the template brain mask, NCC with the template brain).
 3. :func:`run_grid`: brain-percentile intensity scaling, resampling onto the model grid.
 
+Settings: each step takes its part of the `preprocess` config section, partial or None; the
+missing values come from workflow/schemas/preprocess.schema.yaml (the one source of defaults,
+see :func:`latentcf.preprocess.settings.merge_defaults`) and are filled once, before any
+work, then passed explicitly to the functions below (which have no defaults). A bad value
+raises :class:`latentcf.config.ConfigValidationError` naming its key.
+
 Every output is written atomically (temp file + rename) after all computing is done, so a
 failing scan leaves nothing behind. Errors about the input raise :class:`InputDataError`.
 
@@ -30,6 +36,7 @@ import ants
 import nibabel as nib
 import numpy as np
 
+from latentcf.errors import ConfigError
 from latentcf.grid import grid_affine, grid_shape
 from latentcf.io import load_t1w, save_nifti_atomic, write_json_atomic
 from latentcf.preprocess import metrics, normalise
@@ -42,6 +49,7 @@ from latentcf.preprocess.register import (
     save_transform,
     to_template,
 )
+from latentcf.preprocess.settings import merge_defaults
 from latentcf.preprocess.skullstrip import skull_strip
 from latentcf.preprocess.template import load_template
 from latentcf.templates import TEMPLATE_ID
@@ -73,18 +81,19 @@ def run_native(
 ) -> dict[str, Any]:
     """Step 1: raw T1w -> bias-corrected head (float32) + brain mask (uint8), native grid.
 
-    `n4`: {"enabled": bool, plus :func:`latentcf.preprocess.bias.n4_correct` keywords};
-    `skullstrip`: {"method": name, "options": keywords of that backend}. Returns the QC dict.
+    `n4`: ``preprocess.n4`` ({"enabled": bool, plus :func:`latentcf.preprocess.bias.n4_correct`
+    keywords}); `skullstrip`: {"method": name, "options": ``preprocess.skullstrip.<method>``}.
+    Missing values come from preprocess.schema.yaml. Returns the QC dict.
     """
-    n4 = dict(n4 or {})
-    skullstrip = dict(skullstrip or {})
+    n4 = merge_defaults({"n4": dict(n4 or {})})["n4"]
+    method, options = _skullstrip_options(skullstrip)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     raw = load_t1w(t1w)
     timings["load_s"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    if n4.pop("enabled", True):
+    if n4.pop("enabled"):
         corrected = n4_correct(to_ants(raw), **n4).numpy()
     else:
         corrected = np.clip(np.asarray(raw.dataobj, dtype=np.float32), 0.0, None)
@@ -93,8 +102,7 @@ def run_native(
     timings["n4_s"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    method = str(skullstrip.get("method", "deepbet"))
-    mask = skull_strip(head, method, **dict(skullstrip.get("options") or {}))
+    mask = skull_strip(head, method, **options)
     timings["skullstrip_s"] = time.perf_counter() - t0
 
     volume = metrics.volume_ml(mask, raw.affine)
@@ -128,6 +136,20 @@ def run_native(
     return qc
 
 
+def _skullstrip_options(skullstrip: Mapping[str, Any] | None) -> tuple[str, dict[str, Any]]:
+    """(method, its options) from {"method", "options"} (partial or None), schema-completed."""
+    given = dict(skullstrip or {})
+    unknown = sorted(set(given) - {"method", "options"})
+    if unknown:
+        raise ConfigError(
+            "preprocess.skullstrip", f"unknown key(s) {unknown}; expected method, options"
+        )
+    chosen = {"method": given["method"]} if "method" in given else {}
+    method = merge_defaults({"skullstrip": chosen})["skullstrip"]["method"]
+    with_options = {"method": method, method: dict(given.get("options") or {})}
+    return method, merge_defaults({"skullstrip": with_options})["skullstrip"][method]
+
+
 def run_registration(
     t1w: str | Path,
     mask: str | Path,
@@ -139,16 +161,18 @@ def run_registration(
 ) -> dict[str, Any]:
     """Step 2: native brain -> template brain affine; writes the transform and its QC.
 
-    `t1w`/`mask`: outputs of :func:`run_native`; `registration`: keywords of
-    :func:`latentcf.preprocess.register.affine_register`. Returns the QC dict (Dice, NCC).
+    `t1w`/`mask`: outputs of :func:`run_native`; `registration`: ``preprocess.registration``
+    (keywords of :func:`latentcf.preprocess.register.affine_register`), missing values from
+    preprocess.schema.yaml. Returns the QC dict (Dice, NCC).
     """
+    options = merge_defaults({"registration": dict(registration or {})})["registration"]
     t0 = time.perf_counter()
     head_img = load_t1w(t1w)
     mask_img = nib.load(str(mask))
     mask_data = np.asarray(mask_img.dataobj) > 0
     brain = to_ants(np.asarray(head_img.dataobj, dtype=np.float32) * mask_data, head_img.affine)
     template = load_template(1.0)
-    transform = affine_register(brain, template.brain, **dict(registration or {}))
+    transform = affine_register(brain, template.brain, **options)
     elapsed = time.perf_counter() - t0
 
     warped = to_template(brain, transform, template.brain).numpy()
@@ -204,18 +228,26 @@ def run_grid(
     out_t1w: str | Path,
     out_mask: str | Path,
     *,
-    resolution_mm: int = 2,
+    resolution_mm: int | None = None,
     normalisation: Mapping[str, Any] | None = None,
-    interpolation: str = "linear",
+    interpolation: str | None = None,
 ) -> dict[str, Any]:
     """Step 3: normalised, skull-stripped float32 T1w and uint8 brain mask on the model grid.
 
-    `normalisation`: {"lower_percentile", "upper_percentile", "clip"} (see
-    :mod:`latentcf.preprocess.normalise`); `interpolation`: ANTs interpolator for the image
-    (the mask is interpolated linearly and thresholded at 0.5). Returns lo/hi intensities.
+    `resolution_mm`, `normalisation` ({"lower_percentile", "upper_percentile", "clip"}, see
+    :mod:`latentcf.preprocess.normalise`) and `interpolation` (ANTs interpolator for the image;
+    the mask is interpolated linearly and thresholded at 0.5) are the ``preprocess`` keys of
+    the same names; None or missing values come from preprocess.schema.yaml.
+    Returns lo/hi intensities.
     """
-    norm = {"lower_percentile": 0.5, "upper_percentile": 99.5, "clip": True}
-    norm.update(normalisation or {})
+    given: dict[str, Any] = {"normalisation": dict(normalisation or {})}
+    if resolution_mm is not None:
+        given["resolution_mm"] = resolution_mm
+    if interpolation is not None:
+        given["interpolation"] = interpolation
+    section = merge_defaults(given)
+    norm, interpolation = section["normalisation"], section["interpolation"]
+    resolution_mm = int(section["resolution_mm"])
     head_img = load_t1w(t1w)
     mask_img = nib.load(str(mask))
     mask_data = np.asarray(mask_img.dataobj) > 0
@@ -224,7 +256,7 @@ def run_grid(
         head_data, mask_data, float(norm["lower_percentile"]), float(norm["upper_percentile"])
     )
     transform = load_transform(xfm)
-    shape, affine = grid_shape(int(resolution_mm)), grid_affine(int(resolution_mm))
+    shape, affine = grid_shape(resolution_mm), grid_affine(resolution_mm)
     reference = reference_image(shape, affine)
     head = _antialias(to_ants(head_data, head_img.affine), float(resolution_mm))
     warped = to_template(head, transform, reference, interpolation=interpolation).numpy()

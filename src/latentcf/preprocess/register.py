@@ -4,8 +4,12 @@ Convention (ITK/ANTs, as fMRIPrep's ``from-T1w_to-<tpl>`` files): the saved tran
 template points to T1w points, which is what resampling a T1w image *into* template space
 needs. :func:`to_template` applies it; :func:`to_native` applies its inverse.
 
-Speed: the metric is computed on copies resampled to `working_resolution_mm` (default 3 mm:
-~27x fewer voxels than 1 mm), rigid (2 levels) then affine (3 levels), with far fewer
+Settings: every argument of :func:`affine_register` is required; the values are the
+``preprocess.registration`` options, whose defaults live in workflow/schemas/preprocess.schema.yaml
+only (:func:`latentcf.preprocess.pipeline.run_registration` fills a partial section from it).
+
+Speed: the metric is computed on copies resampled to `working_resolution_mm` (3 mm in the
+schema: ~27x fewer voxels than 1 mm), rigid (2 levels) then affine (3 levels), with far fewer
 iterations than ``ants.registration(type_of_transform='Affine')`` (2100x1200x1200x10 on the
 full grid); initialised by aligning the centres of mass (ANTs' ``[fixed,moving,1]``). The
 transform is then applied at any resolution. The metric is global correlation (brain vs
@@ -34,7 +38,6 @@ import os
 import tempfile
 import threading
 from collections.abc import Iterator, Mapping, Sequence
-from functools import lru_cache
 from pathlib import Path
 
 import ants
@@ -42,57 +45,40 @@ import numpy as np
 
 from latentcf.errors import ConfigError
 from latentcf.io import atomic_path
+from latentcf.preprocess.settings import PYRAMID_KEYS
 
 log = logging.getLogger(__name__)
-
-RIGID_DEFAULT = {"iterations": (200, 100), "shrink_factors": (4, 2), "smoothing_sigmas": (2, 1)}
-AFFINE_DEFAULT = {
-    "iterations": (200, 100, 50),
-    "shrink_factors": (4, 2, 1),
-    "smoothing_sigmas": (2, 1, 0),
-}
 
 
 def affine_register(
     moving: ants.ANTsImage,
     fixed: ants.ANTsImage,
     *,
-    working_resolution_mm: float = 3.0,
-    rigid: Mapping[str, Sequence[float]] | None = None,
-    affine: Mapping[str, Sequence[float]] | None = None,
-    sampling_rate: float = 0.25,
-    metric: str = "GC",
-    random_seed: int | None = None,
+    working_resolution_mm: float,
+    rigid: Mapping[str, Sequence[float]],
+    affine: Mapping[str, Sequence[float]],
+    sampling_rate: float,
+    metric: str,
+    random_seed: int,
 ) -> ants.ANTsTransform:
     """Affine transform (12 dof) aligning `moving` to `fixed`: rigid stage, then affine stage.
 
-    Both images are resampled to `working_resolution_mm` if finer. `rigid` and `affine` are
-    {"iterations", "shrink_factors", "smoothing_sigmas" (voxels)}, one value per pyramid level
-    (defaults :data:`RIGID_DEFAULT`, :data:`AFFINE_DEFAULT`). The rigid stage starts from
-    the centres of mass aligned, which makes large initial rotations (25 degrees) safe.
-    `metric` is ANTs' name: "GC" (global correlation; default, T1w to T1w template),
-    "mattes" (mutual information) or "meansquares". `random_seed` seeds the metric's voxel
-    sampling (0: ANTs draws a seed from the clock, runs differ; None: the schema default of
-    ``preprocess.registration.random_seed``).
-    Returns the ITK transform mapping fixed-space points to moving-space points.
+    The keywords are the ``preprocess.registration`` options (defaults in
+    preprocess.schema.yaml). Both images are resampled to `working_resolution_mm` if finer.
+    `rigid` and `affine` are {"iterations", "shrink_factors", "smoothing_sigmas" (voxels)},
+    one value per pyramid level. The rigid stage starts from the centres of mass aligned,
+    which makes large initial rotations (25 degrees) safe. `metric` is ANTs' name: "GC"
+    (global correlation; T1w to T1w template), "mattes" (mutual information) or "meansquares".
+    `random_seed` seeds the metric's voxel sampling (0: ANTs draws a seed from the clock,
+    runs differ). Returns the ITK transform mapping fixed-space points to moving-space points.
     """
-    seed = default_random_seed() if random_seed is None else check_random_seed(random_seed)
-    stages = [
-        ("Rigid", {**RIGID_DEFAULT, **(rigid or {})}),
-        ("Affine", {**AFFINE_DEFAULT, **(affine or {})}),
-    ]
+    seed = check_random_seed(random_seed)
+    stages = [("Rigid", _pyramid("rigid", rigid)), ("Affine", _pyramid("affine", affine))]
     fixed_w = _coarsen(fixed, working_resolution_mm)
     moving_w = _coarsen(moving, working_resolution_mm)
     initial = None
     with tempfile.TemporaryDirectory(prefix="latentcf-reg-") as tmp:
-        for kind, stage in stages:
-            levels = [list(stage[k]) for k in ("iterations", "shrink_factors", "smoothing_sigmas")]
-            if len({len(v) for v in levels}) != 1:
-                raise ConfigError(
-                    f"preprocess.registration.{kind.lower()}",
-                    "iterations, shrink_factors and smoothing_sigmas need one value per level, got "
-                    f"{levels[0]}, {levels[1]}, {levels[2]}",
-                )
+        for kind, levels in stages:
             with ants_random_seed(seed):
                 result = ants.registration(
                     fixed=fixed_w,
@@ -112,18 +98,25 @@ def affine_register(
         return ants.read_transform(initial[0])
 
 
+def _pyramid(stage: str, options: Mapping[str, Sequence[float]]) -> list[list[float]]:
+    """[iterations, shrink_factors, smoothing_sigmas] of one stage, checked (same length)."""
+    key = f"preprocess.registration.{stage}"
+    if set(options) != set(PYRAMID_KEYS):
+        raise ConfigError(key, f"expected the keys {list(PYRAMID_KEYS)}, got {sorted(options)}")
+    levels = [list(options[k]) for k in PYRAMID_KEYS]
+    if len({len(v) for v in levels}) != 1:
+        raise ConfigError(
+            key,
+            "iterations, shrink_factors and smoothing_sigmas need one value per level, got "
+            f"{levels[0]}, {levels[1]}, {levels[2]}",
+        )
+    return levels
+
+
 # ANTs reads --random-seed into a C int.
 MAX_RANDOM_SEED = 2**31 - 1
 # Serialises our seeded calls: the seed is a module global of antspyx.
 _SEED_LOCK = threading.Lock()
-
-
-@lru_cache(maxsize=1)
-def default_random_seed() -> int:
-    """The schema default of ``preprocess.registration.random_seed`` (the schema is the one source)."""
-    from latentcf.config import section_defaults
-
-    return int(section_defaults("preprocess.schema.yaml")["registration"]["random_seed"])
 
 
 def check_random_seed(seed: object) -> int:

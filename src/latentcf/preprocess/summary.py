@@ -16,7 +16,7 @@ import nibabel as nib  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from latentcf.io import atomic_path  # noqa: E402
+from latentcf.io import atomic_path, write_tsv_atomic  # noqa: E402
 from latentcf.preprocess.antsimg import reference_image  # noqa: E402
 from latentcf.preprocess.pipeline import PLAUSIBLE_BRAIN_ML  # noqa: E402
 from latentcf.preprocess.template import load_template  # noqa: E402
@@ -98,9 +98,10 @@ def write_qc_summary(
     out_table: str | Path,
     out_mosaic: str | Path,
 ) -> pd.DataFrame:
-    """Write the cohort QC table (TSV) and mosaic (PNG); return the table."""
+    """Write the cohort QC table (TSV; missing values as n/a) and mosaic (PNG); return the table."""
     table = qc_table(scans, skullstrip_jsons, registration_jsons)
-    with atomic_path(out_table) as tmp:
-        table.to_csv(tmp, sep="\t", index=False)
+    # "%s": each number as Python prints it (1500.0, 0.9591), as pandas does without a format;
+    # the default "%.6g" would drop the ".0" of whole numbers.
+    write_tsv_atomic(table, out_table, float_format="%s")
     mosaic(images, scans, out_mosaic)
     return table

@@ -13,6 +13,7 @@ the largest connected component and fills holes, so all backends give one solid 
 from __future__ import annotations
 
 import importlib
+import inspect
 from typing import Any
 
 import nibabel as nib
@@ -28,11 +29,14 @@ BACKENDS: dict[str, str] = {
 }
 
 
-def skull_strip(head: nib.Nifti1Image, method: str = "deepbet", **options: Any) -> np.ndarray:
+def skull_strip(head: nib.Nifti1Image, method: str, **options: Any) -> np.ndarray:
     """Brain mask (bool, shape of `head`) of a bias-corrected T1w head image.
 
-    `method` is a key of :data:`BACKENDS`; `options` are passed to that backend's `brain_mask`.
-    Raises :class:`InputDataError` if the backend finds no brain.
+    `method` is a key of :data:`BACKENDS`; `options`, all of that backend's `brain_mask`
+    keywords, are the `preprocess.skullstrip.<method>` options (defaults in
+    preprocess.schema.yaml, filled by :func:`latentcf.preprocess.pipeline.run_native`).
+    Raises :class:`ConfigError` for a bad method or options, :class:`InputDataError` if the
+    backend finds no brain.
     """
     if method not in BACKENDS:
         raise ConfigError(
@@ -40,6 +44,10 @@ def skull_strip(head: nib.Nifti1Image, method: str = "deepbet", **options: Any) 
             f"expected one of {sorted(BACKENDS)}, got {method!r}.{did_you_mean(method, BACKENDS)}",
         )
     backend = importlib.import_module(BACKENDS[method])
+    try:
+        inspect.signature(backend.brain_mask).bind(head, **options)
+    except TypeError as exc:
+        raise ConfigError(f"preprocess.skullstrip.{method}", str(exc)) from None
     source = head.get_filename() or "<image>"
     try:
         mask = np.asarray(backend.brain_mask(head, **options), dtype=bool)

@@ -13,12 +13,13 @@ log = logging.getLogger(__name__)
 
 
 def brain_mask(
-    head: nib.Nifti1Image, fractional_threshold: float = 0.5, iterations: int = 1000
+    head: nib.Nifti1Image, *, fractional_threshold: float, iterations: int
 ) -> np.ndarray:
     """Brain mask (bool, shape of `head`) from a BET surface deformed for `iterations` steps.
 
     `fractional_threshold` is BET's `-f` (smaller = larger brain). BET assumes isotropic
-    voxels; anisotropic images still work but less well.
+    voxels; anisotropic images still work but less well. The keywords are the
+    `preprocess.skullstrip.brainextractor` options (defaults in preprocess.schema.yaml).
     """
     from brainextractor import BrainExtractor
 

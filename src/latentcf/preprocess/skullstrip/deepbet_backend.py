@@ -27,10 +27,11 @@ def _extractor(no_gpu: bool):
         return BrainExtraction(no_gpu=no_gpu)
 
 
-def brain_mask(head: nib.Nifti1Image, threshold: float = 0.5, use_gpu: bool = True) -> np.ndarray:
+def brain_mask(head: nib.Nifti1Image, *, threshold: float, use_gpu: bool) -> np.ndarray:
     """Brain mask (bool, shape of `head`) from deepbet's probability map > `threshold`.
 
-    Runs on the GPU when torch sees one and `use_gpu` is true, else on the CPU.
+    Runs on the GPU when torch sees one and `use_gpu` is true, else on the CPU. The keywords
+    are the `preprocess.skullstrip.deepbet` options (defaults in preprocess.schema.yaml).
     """
     import torch
 
