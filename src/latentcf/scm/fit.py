@@ -33,7 +33,10 @@ def latent_batches(
     chunk_dirs: Sequence[str | Path], scans: set[str], latent_name: str, batch_mb: int
 ) -> Iterator[tuple[list[str], np.ndarray]]:
     """(scan stems, latents (b, K) float64) of the chunk folders' rows whose scan is in `scans`,
-    at most `batch_mb` MB at a time (the .npy files are memory-mapped, not loaded)."""
+    at most `batch_mb` MB at a time. The .npy files are memory-mapped and copied row by row into
+    one reused float64 buffer (no float32 copy of the batch beside it): use each batch before
+    asking for the next."""
+    buffer: np.ndarray | None = None
     for chunk in chunk_dirs:
         table = pd.read_csv(Path(chunk) / derivatives.SCANS_TABLE, sep="\t")
         rows = table[table["scan"].isin(scans)]
@@ -42,13 +45,13 @@ def latent_batches(
         latents = np.load(Path(chunk) / derivatives.latent_file(latent_name), mmap_mode="r")
         k = int(np.prod(latents.shape[1:]))
         step = max(1, (batch_mb * 2**20) // (8 * k))
+        if buffer is None or buffer.shape != (step, k):
+            buffer = np.empty((step, k), dtype=np.float64)
         for start in range(0, len(rows), step):
             part = rows.iloc[start : start + step]
-            index = part["row"].to_numpy()
-            yield (
-                list(part["scan"]),
-                np.asarray(latents[index], dtype=np.float64).reshape(len(index), k),
-            )
+            for i, row in enumerate(part["row"]):
+                buffer[i] = latents[row].reshape(-1)
+            yield list(part["scan"]), buffer[: len(part)]
 
 
 def fit_latent_scm(
