@@ -4,18 +4,13 @@ from __future__ import annotations
 
 import pytest
 import torch
+from vq_settings import TINY_MODEL
 
 from latentcf.config import ConfigValidationError
 from latentcf.errors import ConfigError
 from latentcf.models.base import LatentAutoencoder, available_families, build_model
 
-TINY = {
-    "family": "vqvae",
-    "channels": [8, 16],
-    "res_units": [1, 1],
-    "latent_channels": 4,
-    "codebook_size": 64,
-}
+TINY = TINY_MODEL
 
 
 @pytest.mark.parametrize(
