@@ -36,4 +36,4 @@ test: lint
 	$(BIN)/python -m pytest
 
 clean:
-	rm -rf results logs benchmarks .snakemake
+	rm -rf results logs .snakemake benchmarks/*/   # benchmarks/*/: rule timings; the scripts stay

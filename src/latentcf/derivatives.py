@@ -11,6 +11,10 @@ Under ``<output_dir>/<model>/``:
 - ``encode/reconstruction_metrics.tsv`` and ``encode/reconstructions.png``: held-out scans.
 - ``scm/design.json``, ``scm/coefficients.npz``, ``scm/r2.png``, ``scm/effects.png`` and
   ``scm/effects.nii.gz``: the fitted latent SCM (latentcf.scm.fitted, latentcf.scm.effects).
+- ``segment/chunk-<NN>/`` (under <output_dir>/, model-independent) and ``<model>/segment/chunk-<NN>/``:
+  ``volumes.tsv`` (scan, image, label, name, voxels, ml; summed structures as rows named after
+  them) with each image's ``..._dseg.nii.gz``, and for the model's counterfactuals ``changes.tsv``
+  (scan, intervention, structure, tbm_pct, segmentation_pct); latentcf.evaluate.chunks.
 - ``counterfactual/chunk-<NN>/``: per chunk ``counterfactuals.tsv`` (scan, split, intervention,
   its covariates, the covariates outside the train range) and per scan and intervention
   ``<scan>_space-<template>_res-<r>_cf-<name>_desc-<family>_T1w.nii.gz`` (the counterfactual on
@@ -24,6 +28,21 @@ from __future__ import annotations
 from latentcf.templates import TEMPLATE_ID
 
 SCANS_TABLE = "scans.tsv"
+#: The evaluate stage's outputs in <model>/evaluate/: output name -> file name.
+EVALUATE_OUTPUTS = {
+    "reconstruction": "reconstruction.tsv",
+    "recon_volumes": "recon_volumes.tsv",
+    "effectiveness": "effectiveness.tsv",
+    "group_effects": "group_effects.tsv",
+    "ground_truth": "ground_truth.tsv",
+    "ground_truth_summary": "ground_truth_summary.tsv",
+    "soundness": "soundness.tsv",
+    "volumes_vs_age": "volumes_vs_age.png",
+    "effect_sizes": "effect_sizes.png",
+    "ground_truth_figure": "ground_truth.png",
+    "tables_html": "tables.html",
+    "headline": "evaluation.md",
+}
 COUNTERFACTUALS_TABLE = "counterfactuals.tsv"
 
 
@@ -50,3 +69,13 @@ def difference_file(scan: str, resolution_mm: int, name: str, family: str) -> st
 def native_counterfactual_file(scan: str, name: str, family: str) -> str:
     """Counterfactual brought back onto the scan's own grid."""
     return f"{scan}_space-T1w_cf-{name}_desc-{family}_T1w.nii.gz"
+
+
+def scan_dseg_file(scan: str, resolution_mm: int) -> str:
+    """Segmentation of a scan's model-grid image (the segment stage's per-chunk folder)."""
+    return f"{scan}_space-{TEMPLATE_ID}_res-{resolution_mm}_dseg.nii.gz"
+
+
+def counterfactual_dseg_file(scan: str, resolution_mm: int, name: str, family: str) -> str:
+    """Segmentation of a counterfactual (or the null image, name 'null') on the model grid."""
+    return f"{scan}_space-{TEMPLATE_ID}_res-{resolution_mm}_cf-{name}_desc-{family}_dseg.nii.gz"

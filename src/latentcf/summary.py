@@ -44,6 +44,15 @@ def write_summary(
             if Path(path).name in TABLES_TO_SUMMARISE:
                 title = TABLES_TO_SUMMARISE[Path(path).name]
                 lines += ["", f"## {title}: {stage.split(':')[0]}", "", _describe_table(path)]
+    for stage, paths in inputs.items():
+        for path in [paths] if isinstance(paths, str) else paths:
+            if Path(path).name == "evaluation.md":  # a model's headline numbers
+                text = (
+                    Path(path)
+                    .read_text()
+                    .replace("## Evaluation", f"## Evaluation: {stage.split(':')[0]}", 1)
+                )
+                lines += ["", text.rstrip()]
     figures = [p for p in sorted(output_dir.rglob("*.png")) if "sub-" not in p.name]
     if figures:
         lines += ["", "## Figures", ""]

@@ -24,15 +24,8 @@ UPSTREAM_OF_PREPROCESSING = {"simulate_demo", "ingest"}
 MODELS = ("vqvae", "vqvae_1level")
 MODEL_JOBS = {
     "train", "encode", "summarise_reconstructions", "fit_scm", "counterfactual", "plot_counterfactuals",
+    "segment_counterfactuals", "evaluate",
 }  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory) -> Path:
-    """Working folder of one complete run of the default target on the tiny config."""
-    workdir = tmp_path_factory.mktemp("tiny")
-    run_snakemake(workdir, TINY)
-    return workdir
 
 
 def variant(tmp_path: Path, **sections) -> Path:
@@ -83,6 +76,7 @@ def test_every_stage_produced_its_outputs(tiny_run):
         assert (results / model / "model" / "model.pt").is_file()
     for model in MODELS:
         check_scm_and_counterfactuals(results, model, cohort, chunks)
+        check_segmentation_and_evaluation(results, model, cohort, chunks)
     # Two models, two sets of weights: their latents differ.
     assert not np.allclose(latents["vqvae", "chunk-00"], latents["vqvae_1level", "chunk-00"])
     summary = (results / "summary.md").read_text()
@@ -116,6 +110,45 @@ def check_scm_and_counterfactuals(results, model, cohort, chunks):
         assert rows.loc["age10", "age"] == pytest.approx(rows.loc["factual", "age"] + 10)
     montage = results / model / "counterfactual" / "counterfactuals.png"
     assert_figure_panels(montage, rows=3 * 3, columns=2 + 2 * 1, min_std=0.0)
+
+
+def check_segmentation_and_evaluation(results, model, cohort, chunks):
+    """Every real scan and every model image segmented (dseg + volumes), changes measured, and
+    the evaluation's tables filled for the demo's ground truth."""
+    for scan in cohort["scan"]:
+        real = results / "segment" / f"chunk-{chunks[scan]}"
+        dseg = nib.load(real / derivatives.scan_dseg_file(scan, 4))
+        assert dseg.shape == (40, 48, 40) and {17, 53, 4, 43} <= set(
+            np.unique(np.asarray(dseg.dataobj))
+        )
+        folder = results / model / "segment" / f"chunk-{chunks[scan]}"
+        for name in ("null", "age10"):
+            assert (folder / derivatives.counterfactual_dseg_file(scan, 4, name, "vqvae")).is_file()
+    volumes = pd.concat(
+        pd.read_csv(p, sep="\t") for p in (results / "segment").glob("chunk-*/volumes.tsv")
+    )
+    hippocampus = volumes[volumes["name"] == "hippocampus"]
+    assert len(hippocampus) == len(cohort) and hippocampus["ml"].between(3, 15).all()
+    changes = pd.concat(
+        pd.read_csv(p, sep="\t") for p in (results / model / "segment").glob("chunk-*/changes.tsv")
+    )
+    assert set(changes["intervention"]) == {"age10"} and len(changes) == len(cohort) * 5
+    evaluate = results / model / "evaluate"
+    summary = pd.read_csv(evaluate / "ground_truth_summary.tsv", sep="\t")
+    assert set(summary["scans"]) == {"train", "held-out"}
+    truth = summary.set_index(["structure", "scans"]).loc[("lateral_ventricles", "train")]
+    assert truth["true_pct"] > 5  # the simulator's ventricles grow with age
+    effects = pd.read_csv(evaluate / "group_effects.tsv", sep="\t")
+    assert {"truth", "real scans", "reconstructions"} <= set(effects["source"])
+    assert (effects["ci_low"] <= effects["estimate"] + 1e-9).all()
+    soundness = pd.read_csv(evaluate / "soundness.tsv", sep="\t")
+    assert soundness["ssim"].between(-1, 1).all() and "composition (null cycles)" in set(
+        soundness["check"]
+    )
+    assert "## Evaluation" in (evaluate / "evaluation.md").read_text()
+    assert_figure_panels(evaluate / "effect_sizes.png", rows=3, columns=5, min_std=0.0)
+    html = (evaluate / "tables.html").read_text()
+    assert html.count("<table>") >= 5 and "lateral_ventricles" in html
 
 
 def test_report_renders(tiny_run):
@@ -165,8 +198,8 @@ def test_one_models_settings_rerun_that_model_only(tiny_run, tmp_path):
     model_jobs = [(rule, wc) for rule, wc in jobs if rule in MODEL_JOBS]
     n_chunks = len(list((tiny_run / "results" / "vqvae" / "encode").glob("chunk-*")))
     assert sorted(rule for rule, _ in model_jobs) == sorted(
-        ["train", "summarise_reconstructions", "fit_scm", "plot_counterfactuals"]
-        + ["encode", "counterfactual"] * n_chunks
+        ["train", "summarise_reconstructions", "fit_scm", "plot_counterfactuals", "evaluate"]
+        + ["encode", "counterfactual", "segment_counterfactuals"] * n_chunks
     )
     assert all(wc.startswith("model=vqvae_1level") for _, wc in model_jobs), model_jobs
     assert {rule for rule, _ in jobs} == MODEL_JOBS | {"summary", "all"}
@@ -188,6 +221,24 @@ def test_interventions_rerun_counterfactuals_only(tiny_run, tmp_path):
         "simulate_demo_counterfactuals": 1,
         "counterfactual": n_chunks * len(MODELS),
         "plot_counterfactuals": len(MODELS),
+        "segment_counterfactuals": n_chunks * len(MODELS),
+        "measurement_check": 1,
+        "evaluate": len(MODELS),
+        "summary": 1,
+        "all": 1,
+    }
+
+
+def test_evaluation_and_segmentation_settings_rerun_only_their_stages(tiny_run, tmp_path):
+    jobs = planned_jobs(tiny_run, variant(tmp_path, evaluate={"bootstrap_draws": 50}))
+    assert jobs == {"evaluate": len(MODELS), "summary": 1, "all": 1}
+    jobs = planned_jobs(tiny_run, variant(tmp_path, segment={"atlas": {"grad_step": 0.3}}))
+    n_chunks = len(list((tiny_run / "results" / "segment").glob("chunk-*")))
+    assert jobs == {
+        "segment_scans": n_chunks,
+        "segment_counterfactuals": n_chunks * len(MODELS),
+        "measurement_check": 1,
+        "evaluate": len(MODELS),
         "summary": 1,
         "all": 1,
     }

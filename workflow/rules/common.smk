@@ -7,6 +7,7 @@ import re
 import sys
 from pathlib import Path
 
+from latentcf import derivatives
 from latentcf.chunks import chunk_members
 from latentcf.cohort import ingest_inputs, read_cohort
 from latentcf.config import ConfigValidationError, validate_config
@@ -85,7 +86,11 @@ def scans(*splits):
 
 def scan_input_t1w(wildcards):
     """Raw T1w path of `wildcards.scan` (a dict lookup: called once per scan and rule)."""
-    return _cohort()[1][wildcards.scan]
+    return scan_input_t1w_of(wildcards.scan)
+
+
+def scan_input_t1w_of(scan):
+    return _cohort()[1][scan]
 
 
 # ---------------------------------------------------------------- preprocessed images
@@ -185,6 +190,41 @@ def train_runtime(wildcards):
     return int(budget + 30) if budget else TRAIN_RUNTIME_MIN[RES]
 
 
+# ---------------------------------------------------------------- evaluation
+
+EVALUATE_OUTPUTS = derivatives.EVALUATE_OUTPUTS
+EVALUATE_REPORTED = {"volumes_vs_age", "effect_sizes", "ground_truth_figure", "tables_html"}
+
+
+def measurement_scans(wildcards=None):
+    """The demo scans of the measurement check: held-out first, then train."""
+    ordered = scans("val", "test") + scans("train")
+    return ordered[: config["evaluate"]["measurement_scans"]]
+
+
+def evaluate_inputs(wildcards):
+    """Everything the evaluate rule of model `wildcards.model` reads."""
+    model = f"{OUT}/{wildcards.model}"
+    inputs = {
+        "cohort": f"{OUT}/cohort/cohort.tsv",
+        "model": f"{model}/model/model.pt",
+        "design": f"{model}/scm/design.json",
+        "coefficients": f"{model}/scm/coefficients.npz",
+        "reconstruction": f"{model}/encode/reconstruction_metrics.tsv",
+        "real_segments": [f"{OUT}/segment/chunk-{c}" for c in chunks()],
+        "model_segments": [f"{model}/segment/chunk-{c}" for c in chunks(*CF_SPLITS)],
+        "counterfactuals": [f"{model}/counterfactual/chunk-{c}" for c in chunks(*CF_SPLITS)],
+        "images": [preproc_path(s) for s in scans()],
+        "masks": [preproc_path(s, PREPROC_MASK) for s in scans()],
+    }
+    if config["demo"]["enabled"]:
+        inputs["truth"] = f"{OUT}/demo/truth_counterfactuals"
+        inputs["raw"] = [scan_input_t1w_of(s) for s in scans()]
+        inputs["transforms"] = [PREPROC_XFM.format(scan=s) for s in scans()]
+        inputs["measurement"] = f"{OUT}/evaluate/measurement_check.tsv"
+    return inputs
+
+
 # ---------------------------------------------------------------- summary
 
 
@@ -211,4 +251,5 @@ def summary_inputs(wildcards):
         targets[f"{model}: counterfactual montage"] = expand(
             rules.plot_counterfactuals.output, model=model
         )
+        targets[f"{model}: evaluation"] = expand(list(rules.evaluate.output), model=model)
     return targets

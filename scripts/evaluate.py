@@ -1,0 +1,47 @@
+"""Snakemake adapter: every evaluation table and figure of one model (latentcf.evaluate.run)."""
+
+from pathlib import Path
+
+from latentcf.cli_errors import run_script
+from latentcf.preprocess import set_threads
+
+
+def main(smk):
+    set_threads(smk.threads)
+    from latentcf.evaluate.run import run_evaluate
+
+    scans = list(smk.params.scans)
+    truth = None
+    if "truth" in smk.input.keys():
+        truth = {
+            "volumes": Path(smk.input.truth) / "volumes.tsv",
+            "folder": smk.input.truth,
+            "raw": dict(zip(scans, smk.input.raw, strict=True)),
+            "transforms": dict(zip(scans, smk.input.transforms, strict=True)),
+            "atrophy": smk.params.demo_atrophy,
+            "measurement": smk.input.measurement,
+        }
+    run_evaluate(
+        cohort_tsv=smk.input.cohort,
+        covariates=dict(smk.params.covariates),
+        image_parents=smk.params.image_parents,
+        interventions=list(smk.params.interventions),
+        model_path=smk.input.model,
+        model_config=dict(smk.params.model),
+        scm_files=(smk.input.design, smk.input.coefficients),
+        reconstruction_tsv=smk.input.reconstruction,
+        real_segment_dirs=list(smk.input.real_segments),
+        model_segment_dirs=list(smk.input.model_segments),
+        counterfactual_dirs=list(smk.input.counterfactuals),
+        images=dict(zip(scans, smk.input.images, strict=True)),
+        masks=dict(zip(scans, smk.input.masks, strict=True)),
+        out_dir=Path(smk.output.headline).parent,
+        resolution_mm=int(smk.params.resolution_mm),
+        seed=int(smk.params.seed),
+        evaluate_config=dict(smk.params.evaluate),
+        truth=truth,
+        threads=smk.threads,
+    )
+
+
+run_script(main, snakemake)

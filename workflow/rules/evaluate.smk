@@ -1,0 +1,130 @@
+# Segmentation and evaluation (latentcf.segment, latentcf.evaluate): every real scan's model-grid
+# image is segmented once (per chunk); each model's null and counterfactual images are segmented
+# and their volume changes measured by tensor-based morphometry (per model and chunk); on the demo
+# the measurement is checked on the simulator's true pairs; `evaluate` gathers every table and
+# figure of a model.
+
+SEGMENT = f"{OUT}/segment"
+EVALUATE_DIR = f"{MODEL_DIR}/evaluate"
+_SEG_MEM_MB = {1: 6000, 2: 3000, 4: 2000}[RES]
+
+
+rule segment_scans:
+    input:
+        images=chunk_preproc(PREPROC_T1W),
+    output:
+        chunk=directory(f"{SEGMENT}/chunk-{{chunk}}"),
+    params:
+        scans=chunk_scans,
+        segment=config["segment"],
+        resolution_mm=RES,
+        code=code("segment_scans.py"),
+    log:
+        "logs/segment/chunk-{chunk}.log",
+    benchmark:
+        "benchmarks/segment/chunk-{chunk}.tsv"
+    threads: config["segment"]["threads"]
+    resources:
+        mem_mb=_SEG_MEM_MB,
+        runtime=60,
+    conda:
+        "../../envs/latentcf.yaml"
+    script:
+        "../../scripts/segment_scans.py"
+
+
+rule segment_counterfactuals:
+    input:
+        counterfactual=f"{MODEL_DIR}/counterfactual/chunk-{{chunk}}",
+    output:
+        chunk=directory(f"{MODEL_DIR}/segment/chunk-{{chunk}}"),
+    params:
+        family=lambda wildcards: MODELS[wildcards.model]["family"],
+        segment=config["segment"],
+        evaluate={"tbm": config["evaluate"]["tbm"]},
+        resolution_mm=RES,
+        code=code("segment_counterfactuals.py"),
+    log:
+        "logs/{model}/segment/chunk-{chunk}.log",
+    benchmark:
+        "benchmarks/{model}/segment/chunk-{chunk}.tsv"
+    threads: config["segment"]["threads"]
+    resources:
+        mem_mb=_SEG_MEM_MB,
+        runtime=120,
+    conda:
+        "../../envs/latentcf.yaml"
+    script:
+        "../../scripts/segment_counterfactuals.py"
+
+
+rule measurement_check:
+    input:
+        truth=f"{OUT}/demo/truth_counterfactuals",
+        raw=lambda wildcards: [scan_input_t1w_of(s) for s in measurement_scans()],
+        transforms=lambda wildcards: [PREPROC_XFM.format(scan=s) for s in measurement_scans()],
+        images=lambda wildcards: [preproc_path(s) for s in measurement_scans()],
+        masks=lambda wildcards: [preproc_path(s, PREPROC_MASK) for s in measurement_scans()],
+    output:
+        f"{OUT}/evaluate/measurement_check.tsv",
+    params:
+        scans=measurement_scans,
+        interventions=[iv["name"] for iv in config["interventions"]],
+        segment=config["segment"],
+        evaluate={"tbm": config["evaluate"]["tbm"]},
+        resolution_mm=RES,
+        code=code("measurement_check.py"),
+    log:
+        "logs/evaluate/measurement_check.log",
+    benchmark:
+        "benchmarks/evaluate/measurement_check.tsv"
+    threads: config["segment"]["threads"]
+    resources:
+        mem_mb=_SEG_MEM_MB,
+        runtime=120,
+    conda:
+        "../../envs/latentcf.yaml"
+    script:
+        "../../scripts/measurement_check.py"
+
+
+rule evaluate:
+    input:
+        unpack(evaluate_inputs),
+    output:
+        **{
+            name: (
+                report(
+                    f"{EVALUATE_DIR}/{file}",
+                    caption=f"../report/evaluate_{name}.rst",
+                    category="Evaluation",
+                    subcategory="{model}",
+                )
+                if name in EVALUATE_REPORTED
+                else f"{EVALUATE_DIR}/{file}"
+            )
+            for name, file in EVALUATE_OUTPUTS.items()
+        },
+    params:
+        model=lambda wildcards: MODELS[wildcards.model],
+        covariates=config["covariates"],
+        image_parents=config["image_parents"],
+        interventions=config["interventions"],
+        evaluate=config["evaluate"],
+        scans=lambda wildcards: scans(),
+        demo_atrophy=config["demo"]["atrophy"] if config["demo"]["enabled"] else None,
+        resolution_mm=RES,
+        seed=config["seed"],
+        code=code("evaluate.py"),
+    log:
+        "logs/{model}/evaluate.log",
+    benchmark:
+        "benchmarks/{model}/evaluate.tsv"
+    threads: 1
+    resources:
+        mem_mb=_SEG_MEM_MB,
+        runtime=60,
+    conda:
+        "../../envs/latentcf.yaml"
+    script:
+        "../../scripts/evaluate.py"
