@@ -4,7 +4,7 @@
 #   snakemake --cores 2 --configfile my.yaml  # your data (see config/README.md)
 #
 # Stages (one .smk each): demo -> ingest -> preprocess -> model (train, encode) -> scm (fit_scm)
-# -> counterfactual -> evaluate (segment, measure, evaluate).
+# -> counterfactual, forecast -> evaluate (segment, measure, evaluate).
 # A --configfile replaces the demo config (it is not merged into it); unset keys take the
 # schema defaults, so a user's config never inherits `demo.enabled: true` by accident.
 import os
@@ -21,6 +21,7 @@ include: "workflow/rules/preprocess.smk"
 include: "workflow/rules/model.smk"
 include: "workflow/rules/scm.smk"
 include: "workflow/rules/counterfactual.smk"
+include: "workflow/rules/forecast.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/summary.smk"
 

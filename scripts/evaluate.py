@@ -8,6 +8,7 @@ from latentcf.preprocess import set_threads
 
 def main(smk):
     set_threads(smk.threads)
+    from latentcf import derivatives
     from latentcf.evaluate.run import run_evaluate
 
     scans = list(smk.params.scans)
@@ -40,6 +41,10 @@ def main(smk):
         seed=int(smk.params.seed),
         evaluate_config=dict(smk.params.evaluate),
         truth=truth,
+        forecast=(
+            smk.input.forecast_changes,
+            Path(smk.input.forecast) / derivatives.FORECAST_ERRORS_TABLE,
+        ),
         threads=smk.threads,
     )
 

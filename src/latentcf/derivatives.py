@@ -21,6 +21,13 @@ Under ``<output_dir>/<model>/``:
   the model grid), ``..._cf-<name>_desc-<family>diff_T1w.nii.gz`` (minus the null intervention's
   image ``..._cf-null_desc-<family>_T1w.nii.gz``) and, with counterfactual.native_space,
   ``<scan>_space-T1w_cf-<name>_desc-<family>_T1w.nii.gz`` on the scan's own grid (null included).
+- ``forecast/``: longitudinal forecasts of held-out subjects (latentcf.forecast): ``forecasts.tsv``
+  (one row per subject, method and number of earlier scans used, with the target scan and the
+  forecast image), ``forecast_errors.tsv`` (latent-space errors by method and number of scans),
+  ``prior.json`` / ``prior.npz`` (the population slope prior) and per target scan and method
+  ``<target scan>_space-<template>_res-<r>_desc-forecast<method>_T1w.nii.gz`` (model grid; method
+  without underscores, e.g. ``forecastpriorall``; ``...forecast<method>n<k>...`` for the
+  error-vs-scans curve's images).
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ EVALUATE_OUTPUTS = {
     "ground_truth": "ground_truth.tsv",
     "ground_truth_summary": "ground_truth_summary.tsv",
     "soundness": "soundness.tsv",
+    "forecast": "forecast.tsv",
     "volumes_vs_age": "volumes_vs_age.png",
     "effect_sizes": "effect_sizes.png",
     "ground_truth_figure": "ground_truth.png",
@@ -44,6 +52,10 @@ EVALUATE_OUTPUTS = {
     "headline": "evaluation.md",
 }
 COUNTERFACTUALS_TABLE = "counterfactuals.tsv"
+FORECASTS_TABLE = "forecasts.tsv"
+FORECAST_ERRORS_TABLE = "forecast_errors.tsv"
+FORECAST_PRIOR_JSON = "prior.json"
+FORECAST_PRIOR_ARRAYS = "prior.npz"
 
 
 def latent_file(name: str) -> str:
@@ -79,3 +91,10 @@ def scan_dseg_file(scan: str, resolution_mm: int) -> str:
 def counterfactual_dseg_file(scan: str, resolution_mm: int, name: str, family: str) -> str:
     """Segmentation of a counterfactual (or the null image, name 'null') on the model grid."""
     return f"{scan}_space-{TEMPLATE_ID}_res-{resolution_mm}_cf-{name}_desc-{family}_dseg.nii.gz"
+
+
+def forecast_file(scan: str, resolution_mm: int, method: str, n_scans: int | None = None) -> str:
+    """Forecast of the target `scan` by `method` ('prior_all' -> desc-forecastpriorall) on the
+    model grid; `n_scans` (the curve's images) appends n<k>."""
+    label = "forecast" + method.replace("_", "") + ("" if n_scans is None else f"n{n_scans}")
+    return f"{scan}_space-{TEMPLATE_ID}_res-{resolution_mm}_desc-{label}_T1w.nii.gz"

@@ -53,11 +53,39 @@ def write_summary(
                     .replace("## Evaluation", f"## Evaluation: {stage.split(':')[0]}", 1)
                 )
                 lines += ["", text.rstrip()]
+    comparison = _forecast_comparison(inputs)
+    if comparison:
+        lines += ["", "## Forecasts: model x method x structure", "", comparison]
     figures = [p for p in sorted(output_dir.rglob("*.png")) if "sub-" not in p.name]
     if figures:
         lines += ["", "## Figures", ""]
         lines += [f"![{p.stem}]({_rel(p, out_path)})" for p in figures]
     return write_text_atomic("\n".join(lines) + "\n", out_path)
+
+
+def _forecast_comparison(inputs: Mapping[str, str | Sequence[str]]) -> str:
+    """Every model's forecast.tsv side by side: mean absolute error (pp) of the predicted volume
+    change per method and structure, against the truth where known, else the observed change."""
+    tables = []
+    for stage, paths in inputs.items():
+        for path in [paths] if isinstance(paths, str) else paths:
+            if Path(path).name == "forecast.tsv":
+                table = pd.read_csv(path, sep="\t")
+                if "method" in table:
+                    tables.append(table.assign(model=stage.split(":")[0]))
+    if not tables:
+        return ""
+    table = pd.concat(tables, ignore_index=True)
+    error = (
+        "abs_error_vs_truth_pp" if "abs_error_vs_truth_pp" in table else "abs_error_vs_observed_pp"
+    )
+    wide = table.pivot_table(
+        index=["model", "method"], columns="structure", values=error, sort=False
+    )
+    note = "the true change" if error.endswith("truth_pp") else "the observed change"
+    return f"|predicted - {note}| in percentage points, mean over the forecast subjects:\n\n" + (
+        wide.round(2).reset_index().to_markdown(index=False)
+    )
 
 
 def _describe_table(path: str | Path) -> str:

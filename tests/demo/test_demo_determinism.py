@@ -119,3 +119,22 @@ def test_no_interventions_writes_the_tables_only(tmp_path):
     assert (cf / "dataset_description.json").is_file()
     truth = bids / "derivatives" / "truth"
     assert (cf / "volumes.tsv").read_bytes() == (truth / "volumes.tsv").read_bytes()
+
+
+def test_session_range_draws_per_subject_and_keeps_subject_draws():
+    ranged = simulate_volumes({**DEMO, "n_subjects": 8, "sessions_per_subject": [2, 4]}, IVS, 7)
+    factual = ranged[ranged["intervention"] == "factual"]
+    counts = factual.groupby("participant_id")["session_id"].nunique()
+    assert counts.between(2, 4).all() and counts.nunique() > 1, counts.to_dict()
+    # Sessions of a subject are years_between_sessions apart (default 2 years).
+    ages = factual.groupby("participant_id")["age"].apply(lambda a: np.diff(a.to_numpy()))
+    assert all(np.allclose(d, 2.0, atol=0.011) for d in ages), ages.to_dict()
+    # The count comes from its own stream: each subject's first session is the same as with
+    # a fixed count, and adding subjects does not change existing ones.
+    fixed = simulate_volumes({**DEMO, "n_subjects": 8, "sessions_per_subject": 1}, IVS, 7)
+    first = factual[factual["session_id"] == "ses-01"].reset_index(drop=True)
+    pd.testing.assert_frame_equal(
+        first, fixed[fixed["intervention"] == "factual"].reset_index(drop=True)
+    )
+    more = simulate_volumes({**DEMO, "n_subjects": 9, "sessions_per_subject": [2, 4]}, IVS, 7)
+    pd.testing.assert_frame_equal(more.iloc[: len(ranged)], ranged)

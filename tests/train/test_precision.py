@@ -36,6 +36,36 @@ def test_bf16_channels_last_training_and_encoding(tmp_path, synthetic_4mm):
     assert np.abs(z16["z"] - z32["z"]).max() < 0.05 * scale
 
 
+def test_klae_bf16_channels_last_training_with_adversary(tmp_path, synthetic_4mm):
+    images, masks = synthetic_4mm
+    model_config = {
+        "family": "klae",
+        "channels": [8, 16],
+        "num_res_blocks": [0, 1],
+        "norm_num_groups": 8,
+        "discriminator_channels": 8,
+        "discriminator_layers": 2,
+        "adversarial_start_step": 2,
+    }
+    out = TrainOutputs(tmp_path / "m.pt", tmp_path / "t.tsv", tmp_path / "t.png", tmp_path / "ck")
+    cfg = {**TINY_TRAIN, "precision": "bf16", "channels_last": True, "max_steps": 3}
+    train_model(images[:4], images[4:], masks[4:], model_config, cfg, 1, out)
+    model, meta = load_model(out.model, model_config)
+    assert meta["precision"] == "bf16" and meta["scm_latent"] == "mu"
+    assert all(p.dtype == torch.float32 for p in model.parameters())
+    table = pd.read_csv(out.table, sep="\t", na_values="n/a")
+    assert np.isfinite(table["loss"]).all() and table["val_ssim"].notna().any()
+    assert table["adversary_loss"].isna().tolist() == [True, False, False]
+    assert np.isfinite(table["loss_adversarial"].iloc[1:]).all()
+
+    volume = load_volume(images[4])[None]
+    z16, _ = encode_batch(model, volume, torch.device("cpu"), "bf16")
+    z32, _ = encode_batch(model, volume, torch.device("cpu"), "fp32")
+    assert set(z16) == {"mu", "logvar"} and z16["mu"].dtype == np.float32
+    assert not np.array_equal(z16["mu"], z32["mu"])  # bf16 really ran
+    assert np.abs(z16["mu"] - z32["mu"]).max() < 0.05 * np.abs(z32["mu"]).max()
+
+
 @pytest.mark.parametrize(("native", "expected"), [(True, "bf16"), (False, "fp32")])
 def test_auto_precision_on_cpu_follows_native_bf16(monkeypatch, native, expected):
     monkeypatch.setattr("latentcf.train.device.cpu_has_native_bf16", lambda: native)

@@ -9,10 +9,23 @@ import sys
 import textwrap
 
 import pandas as pd
+import pytest
 import torch
 from vq_settings import TINY_MODEL, TINY_TRAIN
 
 from latentcf.train import TrainOutputs, train_model
+
+# A tiny klae whose discriminator trains from step 3, before the kill at step 4.
+TINY_KLAE = {
+    "family": "klae",
+    "channels": [8, 16],
+    "num_res_blocks": [0, 1],
+    "latent_channels": 4,
+    "norm_num_groups": 8,
+    "discriminator_channels": 8,
+    "discriminator_layers": 2,
+    "adversarial_start_step": 3,
+}
 
 
 def _outputs(root):
@@ -21,13 +34,13 @@ def _outputs(root):
     )
 
 
-def _train(root, data, train_cfg=TINY_TRAIN, seed=7):
+def _train(root, data, train_cfg=TINY_TRAIN, seed=7, model=TINY_MODEL):
     images, masks = data
     return train_model(
         images[:4],
         images[4:],
         masks[4:],
-        TINY_MODEL,
+        model,
         train_cfg,
         seed,
         _outputs(root),
@@ -71,16 +84,17 @@ KILL_SCRIPT = textwrap.dedent(
 )
 
 
-def test_killed_then_resumed_run_is_bit_identical(tmp_path, synthetic_4mm, caplog):
+@pytest.mark.parametrize("model", [TINY_MODEL, TINY_KLAE], ids=["vqvae", "klae_adversary"])
+def test_killed_then_resumed_run_is_bit_identical(tmp_path, synthetic_4mm, caplog, model):
     images, masks = synthetic_4mm
-    reference = _train(tmp_path / "reference", synthetic_4mm)
+    reference = _train(tmp_path / "reference", synthetic_4mm, model=model)
 
     root = tmp_path / "killed"
     args = {
         "root": str(root),
         "images": [str(p) for p in images],
         "masks": [str(p) for p in masks],
-        "model": TINY_MODEL,
+        "model": model,
         "train": TINY_TRAIN,
         "kill_at": 4,
     }
@@ -95,15 +109,25 @@ def test_killed_then_resumed_run_is_bit_identical(tmp_path, synthetic_4mm, caplo
     ]
 
     with caplog.at_level(logging.INFO, logger="latentcf"):
-        resumed = _train(root, synthetic_4mm)
+        resumed = _train(root, synthetic_4mm, model=model)
     assert "resuming from step-0000004" in caplog.text
     _assert_identical(reference, resumed)
+    if model["family"] == "klae":  # the discriminator trained before and after the kill
+        state = _state(resumed)
+        assert any(k.startswith("discriminator.") for k in state)
+        checkpoint = torch.load(sorted((root / "checkpoints").glob("*.pt"))[-1], weights_only=True)
+        assert checkpoint["adversary_optimizer"]["state"]
     ref_table = pd.read_csv(tmp_path / "reference" / "training.tsv", sep="\t").drop(
         columns="seconds"
     )
     res_table = pd.read_csv(root / "training.tsv", sep="\t").drop(columns="seconds")
     pd.testing.assert_frame_equal(ref_table, res_table)
     assert list(res_table["step"]) == list(range(1, TINY_TRAIN["max_steps"] + 1))
+    if model["family"] == "klae":
+        trained = res_table["step"] >= model["adversarial_start_step"]
+        assert res_table.loc[trained, "adversary_loss"].notna().all()
+        assert res_table.loc[~trained, "adversary_loss"].isna().all()
+        assert res_table.loc[trained, "loss_adversarial"].notna().all()
 
 
 def test_same_seed_same_weights_other_seed_differs(tmp_path, synthetic_4mm):

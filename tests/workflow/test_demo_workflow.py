@@ -21,10 +21,12 @@ from .snakemake_runner import REPO, planned_job_list, planned_jobs, run_snakemak
 pytestmark = pytest.mark.workflow
 TINY = Path(__file__).with_name("config_tiny.yaml")
 UPSTREAM_OF_PREPROCESSING = {"simulate_demo", "ingest"}
-MODELS = ("vqvae", "vqvae_1level")
+MODELS = ("vqvae", "klae")  # each named after its family
+# Latent file and per-scan shape of each model (config_tiny.yaml).
+LATENTS = {"vqvae": ("z", (8, 5, 6, 5)), "klae": ("mu", (4, 20, 24, 20))}
 MODEL_JOBS = {
     "train", "encode", "summarise_reconstructions", "fit_scm", "counterfactual", "plot_counterfactuals",
-    "segment_counterfactuals", "evaluate",
+    "segment_counterfactuals", "evaluate", "forecast", "measure_forecasts",
 }  # fmt: skip
 
 
@@ -41,7 +43,7 @@ def variant(tmp_path: Path, **sections) -> Path:
 def test_every_stage_produced_its_outputs(tiny_run):
     results = tiny_run / "results"
     cohort = pd.read_csv(results / "cohort" / "cohort.tsv", sep="\t")
-    assert len(cohort) == 8 and set(cohort["split"]) == {"train", "val", "test"}
+    assert len(cohort) == 16 and set(cohort["split"]) == {"train", "val", "test"}
     assert_figure_panels(results / "demo" / "truth_volumes_vs_age.png", rows=2, columns=4)
     assert (results / "preprocess" / "dataset_description.json").is_file()
     for scan in cohort["scan"]:
@@ -56,18 +58,17 @@ def test_every_stage_produced_its_outputs(tiny_run):
         scan: chunk_label(chunk_of(pid, 2))
         for scan, pid in zip(cohort["scan"], cohort["participant_id"], strict=True)
     }
-    latents = {}
     for model in MODELS:
         encoded = sorted((results / model / "encode").glob("chunk-*"))
         assert [p.name for p in encoded] == [f"chunk-{c}" for c in sorted(set(chunks.values()))]
         for chunk in encoded:
             table = pd.read_csv(chunk / derivatives.SCANS_TABLE, sep="\t")
             assert all(chunks[s] == chunk.name[6:] for s in table["scan"])
-            z = np.load(chunk / derivatives.latent_file("z"))
-            assert z.shape == (len(table), 8, 5, 6, 5) and np.isfinite(z).all()
-            latents[model, chunk.name] = z
+            name, shape = LATENTS[model]
+            z = np.load(chunk / derivatives.latent_file(name))
+            assert z.shape == (len(table), *shape) and np.isfinite(z).all()
             for scan in table["scan"]:
-                recon = nib.load(chunk / derivatives.recon_file(scan, 4, "vqvae"))
+                recon = nib.load(chunk / derivatives.recon_file(scan, 4, model))
                 assert recon.shape == (40, 48, 40)
         assert sum(len(pd.read_csv(c / "scans.tsv", sep="\t")) for c in encoded) == len(cohort)
         metrics = pd.read_csv(results / model / "encode" / "reconstruction_metrics.tsv", sep="\t")
@@ -77,10 +78,9 @@ def test_every_stage_produced_its_outputs(tiny_run):
     for model in MODELS:
         check_scm_and_counterfactuals(results, model, cohort, chunks)
         check_segmentation_and_evaluation(results, model, cohort, chunks)
-    # Two models, two sets of weights: their latents differ.
-    assert not np.allclose(latents["vqvae", "chunk-00"], latents["vqvae_1level", "chunk-00"])
+        check_forecasts(results, model, cohort)
     summary = (results / "summary.md").read_text()
-    assert "Cohort: 8 scans of 8 subjects" in summary
+    assert f"Cohort: {len(cohort)} scans of 6 subjects" in summary and len(cohort) == 16
     for model in MODELS:
         assert f"## Reconstruction of held-out scans (inside the brain mask): {model}" in summary
     assert "| ssim " in summary
@@ -99,17 +99,39 @@ def check_scm_and_counterfactuals(results, model, cohort, chunks):
     for scan in cohort["scan"]:
         folder = results / model / "counterfactual" / f"chunk-{chunks[scan]}"
         for name in names:
-            image = nib.load(folder / derivatives.counterfactual_file(scan, 4, name, "vqvae"))
+            image = nib.load(folder / derivatives.counterfactual_file(scan, 4, name, model))
             assert image.shape == (40, 48, 40)
-            native = nib.load(folder / derivatives.native_counterfactual_file(scan, name, "vqvae"))
+            native = nib.load(folder / derivatives.native_counterfactual_file(scan, name, model))
             raw = nib.load(cohort.set_index("scan").loc[scan, "path"])
             assert native.shape == raw.shape and np.allclose(native.affine, raw.affine, atol=1e-4)
-        assert (folder / derivatives.difference_file(scan, 4, "age10", "vqvae")).is_file()
+        assert (folder / derivatives.difference_file(scan, 4, "age10", model)).is_file()
         table = pd.read_csv(folder / derivatives.COUNTERFACTUALS_TABLE, sep="\t")
         rows = table[table["scan"] == scan].set_index("intervention")
         assert rows.loc["age10", "age"] == pytest.approx(rows.loc["factual", "age"] + 10)
     montage = results / model / "counterfactual" / "counterfactuals.png"
     assert_figure_panels(montage, rows=3 * 3, columns=2 + 2 * 1, min_std=0.0)
+
+
+def check_forecasts(results, model, cohort):
+    """Each held-out subject's last scan forecast by every method from its earlier scans, the
+    images decoded on the model grid, measured, and summarised against the truth."""
+    folder = results / model / "forecast"
+    forecasts = pd.read_csv(folder / derivatives.FORECASTS_TABLE, sep="\t", keep_default_na=False)
+    held_out = cohort[cohort["split"] != "train"]
+    last = held_out.sort_values("age").groupby("participant_id")["scan"].last()
+    main = forecasts[forecasts["main"].astype(str) == "True"]
+    assert set(main["target_scan"]) == set(last)
+    three = held_out.groupby("participant_id").size().pipe(lambda n: n[n >= 3].index)
+    assert set(main[main["method"] == "ols"]["subject"]) == set(three) != set()
+    for image in main.loc[~main["image"].isin(["", "n/a"]), "image"]:
+        assert nib.load(folder / image).shape == (40, 48, 40)
+    changes = pd.read_csv(results / model / "evaluate" / "forecast_changes.tsv", sep="\t")
+    assert set(changes["method"]) == set(main["method"])
+    assert (changes.loc[changes["method"] == "no_change", "predicted_pct"] == 0).all()
+    summary = pd.read_csv(results / model / "evaluate" / "forecast.tsv", sep="\t")
+    still = summary.set_index(["method", "structure"]).loc[("no_change", "lateral_ventricles")]
+    # Predicting no change errs by exactly the true change.
+    assert still["abs_error_vs_truth_pp"] == pytest.approx(abs(still["true_mean_pct"]))
 
 
 def check_segmentation_and_evaluation(results, model, cohort, chunks):
@@ -123,7 +145,7 @@ def check_segmentation_and_evaluation(results, model, cohort, chunks):
         )
         folder = results / model / "segment" / f"chunk-{chunks[scan]}"
         for name in ("null", "age10"):
-            assert (folder / derivatives.counterfactual_dseg_file(scan, 4, name, "vqvae")).is_file()
+            assert (folder / derivatives.counterfactual_dseg_file(scan, 4, name, model)).is_file()
     volumes = pd.concat(
         pd.read_csv(p, sep="\t") for p in (results / "segment").glob("chunk-*/volumes.tsv")
     )
@@ -167,7 +189,7 @@ def test_normalisation_change_reruns_only_the_model_grid_step_and_after(tiny_run
         preprocess={"resolution_mm": 4, "threads": 1, "normalisation": {"upper_percentile": 99.0}},
     )
     jobs = planned_jobs(tiny_run, config)
-    assert jobs.get("preprocess_grid") == 8
+    assert jobs.get("preprocess_grid") == 16
     assert jobs.get("train") == 2
     assert not UPSTREAM_OF_PREPROCESSING & set(jobs)
     assert "preprocess_native" not in jobs and "preprocess_register" not in jobs
@@ -179,7 +201,7 @@ def test_registration_change_keeps_n4_and_skull_stripping(tiny_run, tmp_path):
         preprocess={"resolution_mm": 4, "threads": 1, "registration": {"sampling_rate": 0.3}},
     )
     jobs = planned_jobs(tiny_run, config)
-    assert jobs.get("preprocess_register") == 8
+    assert jobs.get("preprocess_register") == 16
     assert not ({"preprocess_native"} | UPSTREAM_OF_PREPROCESSING) & set(jobs)
 
 
@@ -191,7 +213,7 @@ def test_training_change_reruns_every_model_and_nothing_before(tiny_run, tmp_pat
 
 def test_one_models_settings_rerun_that_model_only(tiny_run, tmp_path):
     config = yaml.safe_load(TINY.read_text())
-    config["models"]["vqvae_1level"]["codebook_size"] = 16
+    config["models"]["klae"]["kl_weight"] = 1.0e-5
     path = tmp_path / "one_model.yaml"
     path.write_text(yaml.safe_dump(config))
     jobs = planned_job_list(tiny_run, path)
@@ -199,9 +221,10 @@ def test_one_models_settings_rerun_that_model_only(tiny_run, tmp_path):
     n_chunks = len(list((tiny_run / "results" / "vqvae" / "encode").glob("chunk-*")))
     assert sorted(rule for rule, _ in model_jobs) == sorted(
         ["train", "summarise_reconstructions", "fit_scm", "plot_counterfactuals", "evaluate"]
+        + ["forecast", "measure_forecasts"]
         + ["encode", "counterfactual", "segment_counterfactuals"] * n_chunks
     )
-    assert all(wc.startswith("model=vqvae_1level") for _, wc in model_jobs), model_jobs
+    assert all(wc.startswith("model=klae") for _, wc in model_jobs), model_jobs
     assert {rule for rule, _ in jobs} == MODEL_JOBS | {"summary", "all"}
 
 
@@ -237,6 +260,7 @@ def test_evaluation_and_segmentation_settings_rerun_only_their_stages(tiny_run, 
     assert jobs == {
         "segment_scans": n_chunks,
         "segment_counterfactuals": n_chunks * len(MODELS),
+        "measure_forecasts": len(MODELS),
         "measurement_check": 1,
         "evaluate": len(MODELS),
         "summary": 1,
@@ -301,6 +325,6 @@ def test_corrupt_scan_fails_alone(tiny_run, tmp_path):
         (workdir / "results" / "preprocess").rglob("*_res-4_desc-preproc_T1w.nii.gz")
     )
     assert [p.name.split("_space")[0] for p in preprocessed] == list(
-        cohort["participant_id"] + "_ses-01"
+        cohort["participant_id"] + "_" + cohort["session_id"]
     )
     assert not [p for p in (workdir / "results" / "preprocess").rglob("sub-900*") if p.is_file()]

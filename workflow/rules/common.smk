@@ -181,6 +181,11 @@ def cf_figure_scans(wildcards=None):
     return pool[: config["counterfactual"]["figure_scans"]]
 
 
+# ---------------------------------------------------------------- forecasts
+
+FORECAST_SPLITS = config["forecast"]["splits"]
+
+
 TRAIN_MEM_MB = {1: 24000, 2: 6000, 4: 2000}
 TRAIN_RUNTIME_MIN = {1: 1440, 2: 240, 4: 60}
 
@@ -216,6 +221,8 @@ def evaluate_inputs(wildcards):
         "counterfactuals": [f"{model}/counterfactual/chunk-{c}" for c in chunks(*CF_SPLITS)],
         "images": [preproc_path(s) for s in scans()],
         "masks": [preproc_path(s, PREPROC_MASK) for s in scans()],
+        "forecast_changes": f"{model}/evaluate/forecast_changes.tsv",
+        "forecast": f"{model}/forecast",
     }
     if config["demo"]["enabled"]:
         inputs["truth"] = f"{OUT}/demo/truth_counterfactuals"
@@ -251,5 +258,6 @@ def summary_inputs(wildcards):
         targets[f"{model}: counterfactual montage"] = expand(
             rules.plot_counterfactuals.output, model=model
         )
+        targets[f"{model}: forecasts"] = expand(rules.forecast.output.folder, model=model)
         targets[f"{model}: evaluation"] = expand(list(rules.evaluate.output), model=model)
     return targets

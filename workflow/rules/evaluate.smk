@@ -88,6 +88,35 @@ rule measurement_check:
         "../../scripts/measurement_check.py"
 
 
+rule measure_forecasts:
+    input:
+        forecast=f"{MODEL_DIR}/forecast",
+        encode=chunk_dirs(*FORECAST_SPLITS),
+        images=lambda wildcards: [preproc_path(s) for s in scans(*FORECAST_SPLITS)],
+        masks=lambda wildcards: [preproc_path(s, PREPROC_MASK) for s in scans(*FORECAST_SPLITS)],
+    output:
+        f"{EVALUATE_DIR}/forecast_changes.tsv",
+    params:
+        scans=lambda wildcards: scans(*FORECAST_SPLITS),
+        family=lambda wildcards: MODELS[wildcards.model]["family"],
+        segment=config["segment"],
+        evaluate={"tbm": config["evaluate"]["tbm"]},
+        resolution_mm=RES,
+        code=code("measure_forecasts.py"),
+    log:
+        "logs/{model}/measure_forecasts.log",
+    benchmark:
+        "benchmarks/{model}/measure_forecasts.tsv"
+    threads: config["segment"]["threads"]
+    resources:
+        mem_mb=_SEG_MEM_MB,
+        runtime=60,
+    conda:
+        "../../envs/latentcf.yaml"
+    script:
+        "../../scripts/measure_forecasts.py"
+
+
 rule evaluate:
     input:
         unpack(evaluate_inputs),

@@ -2,7 +2,7 @@
 
 Structural equations (defaults in workflow/schemas/demo.schema.yaml, documented in docs/demo_cohort.md):
   sex       = M if U_sex < male_fraction else F
-  age_j     = age0 + j * years_between_sessions             (session j = 0, 1, ...)
+  age_j     = age0 + j * years_between_sessions             (session j = 0 .. n_sessions - 1)
   diagnosis = AD if U_dx < sigmoid(b0 + b1 * (age - reference_age)) else CN
   scale     = head_scale[sex] * exp(N_head)                 (linear head size)
   log(V_k / V_k,template) = m_k * log(1 + rate_k) * (age - reference_age)
@@ -22,7 +22,7 @@ import numpy as np
 from latentcf.demo.anatomy import STRUCTURE_GROUPS
 
 # Independent random streams per subject.
-STREAM_SUBJECT, STREAM_ANATOMY, STREAM_SESSION = 0, 1, 2
+STREAM_SUBJECT, STREAM_ANATOMY, STREAM_SESSION, STREAM_SESSION_COUNT = 0, 1, 2, 3
 
 
 def subject_rng(seed: int, subject: int, stream: int, *extra: int) -> np.random.Generator:
@@ -59,6 +59,16 @@ def sample_subject(cfg: dict[str, Any], seed: int, subject: int) -> SubjectExoge
         head_noise=head_noise,
         rate_multipliers=multipliers,
     )
+
+
+def session_count(cfg: dict[str, Any], seed: int, subject: int) -> int:
+    """Number of sessions of `subject`: demo.sessions_per_subject, or a uniform draw from its
+    [min, max] (own stream, so the other draws and subjects do not change)."""
+    n = cfg["sessions_per_subject"]
+    if isinstance(n, int):
+        return n
+    lo, hi = sorted(int(v) for v in n)
+    return int(subject_rng(seed, subject, STREAM_SESSION_COUNT).integers(lo, hi + 1))
 
 
 def factual_covariates(cfg: dict[str, Any], exo: SubjectExogenous, session: int) -> dict[str, Any]:

@@ -121,7 +121,7 @@ def _simulate_subject(cfg, ivs, seed, subj, anatomy, model, render) -> Iterator[
     any_image = any(_wants_image(render, name) for name in names)
     psi_inv = exp_velocity(-w, model.grid) if any_image else None
     cache: dict[tuple, tuple] = {}  # atrophy target -> (inverse map, label volumes)
-    for ses in range(int(cfg["sessions_per_subject"])):
+    for ses in range(causal.session_count(cfg, seed, subj)):
         factual = causal.factual_covariates(cfg, exo, ses)
         session = causal_session(cfg, seed, subj, ses)
         plans = []  # (name, covariates, head scale, atrophy target, cache key)

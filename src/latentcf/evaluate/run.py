@@ -26,6 +26,7 @@ from latentcf.cohort import read_cohort
 from latentcf.config import validate_section
 from latentcf.evaluate import cycles, figures, tables
 from latentcf.evaluate.chunks import CHANGES_TABLE, VOLUMES_TABLE
+from latentcf.evaluate.forecasts import forecast_headline, forecast_summary
 from latentcf.evaluate.measurement import _on_grid
 from latentcf.evaluate.stats import bootstrap
 from latentcf.interventions import FACTUAL, NULL, parse_interventions
@@ -89,6 +90,7 @@ def run_evaluate(
     seed: int,
     evaluate_config: Mapping[str, Any] | None = None,
     truth: Mapping[str, Any] | None = None,
+    forecast: tuple[str | Path, str | Path] | None = None,
     threads: int = 1,
 ) -> dict[str, Path]:
     """Write every output of :data:`OUTPUTS` into `out_dir`.
@@ -96,6 +98,8 @@ def run_evaluate(
     `truth` (demo only): {"volumes": truth_counterfactuals/volumes.tsv, "folder": that folder,
     "raw": {scan: raw T1w}, "transforms": {scan: .mat}, "atrophy": the demo config's atrophy
     section}; None for real cohorts (the ground-truth outputs then hold a one-line note).
+    `forecast`: (forecast_changes.tsv of measure_forecasts, the forecast stage's
+    forecast_errors.tsv); None: the forecast table holds a one-line note.
     """
     import torch
 
@@ -228,10 +232,19 @@ def run_evaluate(
                  mean_error_pp=("error_pp", "mean"), sd_error_pp=("error_pp", "std"))
             .reset_index()
         )  # fmt: skip
+    forecast_table = forecast_errors = None
+    if forecast is not None:
+        truth_volumes = pd.read_csv(truth["volumes"], sep="\t") if truth is not None else None
+        forecast_table = forecast_summary(pd.read_csv(forecast[0], sep="\t"), truth_volumes)
+        forecast_errors = pd.read_csv(forecast[1], sep="\t")
+    else:
+        forecast_table = pd.DataFrame({"note": ["forecasts were not measured"]})
+    write_tsv_atomic(forecast_table, paths["forecast"])
     write_text_atomic(
         _headline(
             reconstruction, summary if true is not None else None, effects, soundness, measurement
-        ),
+        )
+        + "".join(line + "\n" for line in forecast_headline(forecast_table)),
         paths["headline"],
     )
     sections = {
@@ -241,6 +254,12 @@ def run_evaluate(
         "Effectiveness and minimality (change against the null image, %)": effectiveness,
         "Reconstruction volumes against real scans": recon_volumes,
         "Composition and reversibility (through the encoder)": soundness,
+        "Forecasts of the last scan: predicted vs observed (and true) change, image error": (
+            forecast_table
+        ),
+        "Forecasts in latent space: relative L2 error by method and number of scans": (
+            forecast_errors
+        ),
     }
     write_html_tables(
         {k: v for k, v in sections.items() if v is not None},

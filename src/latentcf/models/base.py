@@ -6,7 +6,10 @@ log-variance for variational families. One of them, :attr:`LatentAutoencoder.scm
 what the latent SCM fits and edits (flattened to one vector per scan); :meth:`decode` maps a
 (possibly edited) latent back to images, quantising first for quantised families. Each family
 owns its training objective (:meth:`training_loss`), so the training loop stays generic, and
-families with a prior can draw images (:meth:`sample`).
+families with a prior can draw images (:meth:`sample`). A family may also own an adversary
+(e.g. a patch discriminator, :meth:`LatentAutoencoder.adversary`): a submodule that the loop
+trains with its own optimiser on :meth:`LatentAutoencoder.adversary_loss`, and that the
+generator's optimiser leaves alone.
 """
 
 from __future__ import annotations
@@ -32,10 +35,13 @@ class TrainingLoss:
     terms : weighted scalar loss terms; their sum (:attr:`total`) is minimised and each is a
         column ``loss_<name>`` of training.tsv.
     stats : detached scalars logged next to them (e.g. codebook perplexity per level).
+    reconstruction : the step's reconstruction (B, 1, X, Y, Z), detached, for families with an
+        adversary (passed to :meth:`LatentAutoencoder.adversary_loss`); None otherwise.
     """
 
     terms: dict[str, torch.Tensor]
     stats: dict[str, torch.Tensor] = field(default_factory=dict)
+    reconstruction: torch.Tensor | None = None
 
     @property
     def total(self) -> torch.Tensor:
@@ -86,6 +92,26 @@ class LatentAutoencoder(nn.Module):
     def latent_shapes(self, image_shape: tuple[int, int, int]) -> dict[str, tuple[int, ...]]:
         """Per-scan shape of each named latent for images of spatial shape `image_shape`."""
         raise NotImplementedError
+
+    def adversary(self) -> nn.Module | None:
+        """The family's adversary (a submodule, e.g. a patch discriminator), or None (default).
+
+        The training loop excludes its parameters from the generator's optimiser and trains them
+        with a second AdamW on :meth:`adversary_loss`; they are saved with the model.
+        """
+        return None
+
+    def adversary_loss(
+        self, x: torch.Tensor, reconstruction: torch.Tensor, step: int
+    ) -> TrainingLoss | None:
+        """The adversary's objective at 1-based step `step`, or None while it is not trained.
+
+        x : the real batch (B, 1, X, Y, Z); reconstruction : the same step's detached
+        reconstruction (:attr:`TrainingLoss.reconstruction`). Called inside the loop's autocast
+        context after the generator's update; its terms' sum is the column ``adversary_loss``
+        of training.tsv, its stats are columns of their own.
+        """
+        return None
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """`n` images (n, 1, X, Y, Z) drawn from the prior (families with :attr:`has_prior`)."""
@@ -145,4 +171,4 @@ def build_model(model_config: Mapping[str, Any], key: str = "models.<name>") -> 
 
 def _import_families() -> None:
     # Importing a family module registers it.
-    from latentcf.models import vqvae  # noqa: F401
+    from latentcf.models import klae, vqvae  # noqa: F401

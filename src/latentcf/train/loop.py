@@ -5,6 +5,13 @@ schedules the learning rate (linear warm-up for `warmup_steps`, then a cosine to
 `learning_rate` at `max_steps`, or constant; torch's LambdaLR), clips gradients, evaluates on
 the validation scans, checkpoints and writes the training table (one column per loss term and
 statistic the family reports) and its plot.
+
+Families with an adversary (:meth:`LatentAutoencoder.adversary`, e.g. klae's patch
+discriminator): the generator's AdamW leaves the adversary's parameters out; a second AdamW
+(same learning rate, following the generator's schedule, same weight decay and gradient
+clipping) minimises :meth:`LatentAutoencoder.adversary_loss` after each generator step, on the
+step's detached reconstruction; its loss is the column ``adversary_loss``, and its weights and
+optimiser state are in every checkpoint, so a resumed run stays bit-identical on CPU.
 """
 
 from __future__ import annotations
@@ -153,10 +160,18 @@ def train_model(
     model.to(device)
     if channels_last:
         model.to(memory_format=torch.channels_last_3d)
+    generator_params, adversary_params = split_parameters(model)
     optimiser = torch.optim.AdamW(
-        model.parameters(), lr=cfg["learning_rate"], weight_decay=cfg["weight_decay"]
+        generator_params, lr=cfg["learning_rate"], weight_decay=cfg["weight_decay"]
     )
     scheduler = lr_scheduler(optimiser, cfg)
+    adversary_optimiser = (
+        torch.optim.AdamW(
+            adversary_params, lr=cfg["learning_rate"], weight_decay=cfg["weight_decay"]
+        )
+        if adversary_params
+        else None
+    )
 
     rows: list[dict[str, Any]] = []
     step, elapsed_before = 0, 0.0
@@ -166,6 +181,8 @@ def train_model(
         model.load_state_dict(restored.state_dict())
         optimiser.load_state_dict(resumed["optimizer"])
         scheduler.load_state_dict(resumed["scheduler"])
+        if adversary_optimiser is not None:
+            adversary_optimiser.load_state_dict(resumed["adversary_optimizer"])
         ckpt.restore_rng(resumed["rng"])
         step, elapsed_before = int(resumed["step"]), float(resumed["elapsed_s"])
         rows = list(resumed["table"])
@@ -200,9 +217,14 @@ def train_model(
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         if cfg["grad_clip_norm"]:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg["grad_clip_norm"])
+            torch.nn.utils.clip_grad_norm_(generator_params, cfg["grad_clip_norm"])
         optimiser.step()
         scheduler.step()
+        adversary_row = {}
+        if adversary_optimiser is not None and objective.reconstruction is not None:
+            adversary_row = adversary_step(
+                model, x, objective.reconstruction, step, adversary_optimiser, lr, cfg, precision
+            )
         row = {
             "step": step,
             "epoch": (step * cfg["batch_size"] - 1) // len(data),
@@ -210,12 +232,15 @@ def train_model(
             "loss": float(loss.detach()),
             **{f"loss_{k}": float(v.detach()) for k, v in objective.terms.items()},
             **{k: float(v) for k, v in objective.stats.items()},
+            **adversary_row,
             "seconds": seconds(),
         }
-        if not math.isfinite(row["loss"]):
+        del objective
+        bad = [k for k in ("loss", "adversary_loss") if not math.isfinite(row.get(k, 0.0))]
+        if bad:
             raise ConfigError(
                 "train.learning_rate",
-                f"the loss became {row['loss']} at step {step}",
+                f"the {bad[0].replace('_', ' ')} became {row[bad[0]]} at step {step}",
                 "Lower train.learning_rate",
             )
         if val_cache and (step % cfg["eval_every"] == 0 or step == cfg["max_steps"]):
@@ -236,6 +261,11 @@ def train_model(
                 "model": model_payload(model, model_config),
                 "optimizer": optimiser.state_dict(),
                 "scheduler": scheduler.state_dict(),
+                **(
+                    {"adversary_optimizer": adversary_optimiser.state_dict()}
+                    if adversary_optimiser is not None
+                    else {}
+                ),
                 "rng": ckpt.capture_rng(),
                 "elapsed_s": seconds(),
                 "table": rows,
@@ -262,6 +292,50 @@ def train_model(
     plot_table(outputs.table, outputs.plot)
     log.info("wrote %s after %d steps", outputs.model, step)
     return outputs.model
+
+
+def split_parameters(
+    model: LatentAutoencoder,
+) -> tuple[list[torch.nn.Parameter], list[torch.nn.Parameter]]:
+    """(generator parameters, adversary parameters), each in model.parameters() order."""
+    adversary = model.adversary()
+    adversary_params = list(adversary.parameters()) if adversary is not None else []
+    ids = {id(p) for p in adversary_params}
+    return [p for p in model.parameters() if id(p) not in ids], adversary_params
+
+
+def adversary_step(
+    model: LatentAutoencoder,
+    x: torch.Tensor,
+    reconstruction: torch.Tensor,
+    step: int,
+    optimiser: torch.optim.Optimizer,
+    lr: float,
+    cfg: Mapping[str, Any],
+    precision: str,
+) -> dict[str, float]:
+    """One update of the model's adversary at learning rate `lr` (the generator's of this step).
+
+    Returns the table columns: ``adversary_loss`` and the adversary's statistics; {} while the
+    family does not train its adversary yet (adversary_loss returned None).
+    """
+    with autocast(x.device, precision):
+        objective = model.adversary_loss(x, reconstruction, step)
+    if objective is None:
+        return {}
+    for group in optimiser.param_groups:
+        group["lr"] = lr
+    loss = objective.total
+    optimiser.zero_grad(set_to_none=True)
+    loss.backward()
+    params = [p for group in optimiser.param_groups for p in group["params"]]
+    if cfg["grad_clip_norm"]:
+        torch.nn.utils.clip_grad_norm_(params, cfg["grad_clip_norm"])
+    optimiser.step()
+    return {
+        "adversary_loss": float(loss.detach()),
+        **{k: float(v) for k, v in objective.stats.items()},
+    }
 
 
 def _batch(

@@ -1,0 +1,176 @@
+"""How well a model's forecasts predict a subject's later scan: volume changes and image error.
+
+For each held-out subject's main forecasts (latentcf.forecast: every method from all earlier
+scans, target = the subject's last scan), with "prev" the last earlier scan:
+
+- **observed change**: tensor-based morphometry (latentcf.evaluate.tbm) from the real prev scan
+  to the real target scan, averaged inside prev's partial-volume segmentation: what a user can
+  measure on their own data;
+- **predicted change** of a method: the same measurement from prev's reconstruction (the decoded
+  latent, so the autoencoder's own blur cancels) to the method's decoded forecast; ``no_change``
+  predicts 0 by definition;
+- **image error**: MAE, PSNR and SSIM of the forecast image against the real target inside the
+  target's brain mask (``no_change``: the real prev scan itself).
+
+On the demo the simulator's true change between the two sessions is the reference as well
+(:func:`forecast_summary`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import nibabel as nib
+import numpy as np
+import pandas as pd
+
+from latentcf.evaluate.chunks import structure_weights
+from latentcf.evaluate.tbm import jacobian, relative_changes, tbm_settings
+from latentcf.io import write_tsv_atomic
+from latentcf.metrics import masked_metrics
+from latentcf.segment import STRUCTURES, build_segmenter
+
+log = logging.getLogger(__name__)
+
+NO_CHANGE = "no_change"
+CHANGE_COLUMNS = [
+    "subject", "split", "method", "prev_scan", "target_scan", "horizon_years", "structure",
+    "predicted_pct", "observed_pct", "mae", "psnr", "ssim",
+]  # fmt: skip
+
+
+def _data(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
+    img = nib.load(str(path))
+    return np.asarray(img.dataobj, dtype=np.float32), img.affine
+
+
+def measure_forecasts(
+    forecasts: pd.DataFrame,
+    forecast_dir: str | Path,
+    recon_of: Mapping[str, str | Path],
+    image_of: Mapping[str, str | Path],
+    mask_of: Mapping[str, str | Path],
+    out_path: str | Path,
+    segment_config: Mapping[str, Any] | None,
+    evaluate_config: Mapping[str, Any] | None,
+    resolution_mm: int,
+) -> pd.DataFrame:
+    """Measure every main forecast of `forecasts` (forecasts.tsv); writes and returns the long
+    table of CHANGE_COLUMNS (one row per forecast and structure).
+
+    recon_of, image_of, mask_of : {scan: reconstruction / preprocessed image / brain mask} on the
+        model grid, for every prev and target scan.
+    """
+    settings = tbm_settings(evaluate_config)
+    main = forecasts[forecasts["main"].astype(bool)] if len(forecasts) else forecasts
+    rows: list[dict[str, Any]] = []
+    segmenter = build_segmenter(segment_config, resolution_mm) if len(main) else None
+    for target_scan, group in main.groupby("target_scan", sort=False):
+        # "prev": the last earlier scan (a method using scans names it; population uses none).
+        using = group[group["scans_used"].astype(str) != ""]
+        prev_scan = str(using["scans_used"].iloc[0]).split(";")[-1]
+        horizon = float(group["target_age"].iloc[0]) - float(
+            str(using["ages_used"].iloc[0]).split(";")[-1]
+        )
+        prev, affine = _data(image_of[prev_scan])
+        target, _ = _data(image_of[target_scan])
+        target_mask, _ = _data(mask_of[target_scan])
+        weights = structure_weights(segmenter.segment(nib.load(str(image_of[prev_scan]))))
+        observed = relative_changes(jacobian(prev, target, affine, settings), weights)
+        prev_recon, _ = _data(recon_of[prev_scan])
+        for _, row in group.iterrows():
+            method = row["method"]
+            if method == NO_CHANGE:
+                image, predicted = prev, dict.fromkeys(STRUCTURES, 0.0)
+            else:
+                image, _ = _data(Path(forecast_dir) / row["image"])
+                predicted = relative_changes(jacobian(prev_recon, image, affine, settings), weights)
+            metrics = masked_metrics(image, target, target_mask)
+            for structure in STRUCTURES:
+                rows.append(
+                    {
+                        "subject": row["subject"],
+                        "split": row["split"],
+                        "method": method,
+                        "prev_scan": prev_scan,
+                        "target_scan": target_scan,
+                        "horizon_years": horizon,
+                        "structure": structure,
+                        "predicted_pct": 100.0 * predicted[structure],
+                        "observed_pct": 100.0 * observed[structure],
+                        "mae": metrics["mae"],
+                        "psnr": metrics["psnr"],
+                        "ssim": metrics["ssim"],
+                    }
+                )
+        log.info("measured %d forecasts of %s", len(group), target_scan)
+    table = pd.DataFrame(rows, columns=CHANGE_COLUMNS)
+    write_tsv_atomic(table, out_path)
+    return table
+
+
+def true_session_changes(truth_volumes: pd.DataFrame, changes: pd.DataFrame) -> pd.DataFrame:
+    """(target_scan, structure, true_pct): the simulator's change from prev to target session."""
+    factual = truth_volumes[truth_volumes["intervention"] == "factual"].set_index("scan")
+    pairs = changes[["prev_scan", "target_scan", "structure"]].drop_duplicates()
+    pairs = pairs[pairs["structure"].isin(factual.columns)]
+    true = [
+        100.0 * (factual.at[t, s] / factual.at[p, s] - 1.0)
+        for p, t, s in pairs.itertuples(index=False)
+    ]
+    return pairs.assign(true_pct=true)[["target_scan", "structure", "true_pct"]]
+
+
+def forecast_summary(changes: pd.DataFrame, truth_volumes: pd.DataFrame | None) -> pd.DataFrame:
+    """Per method and structure over the forecast subjects: mean predicted and observed change,
+    mean absolute error against the observed change (pp) and, on the demo, against the true
+    change; mean image MAE/SSIM against the target."""
+    if changes.empty:
+        return pd.DataFrame({"note": ["no held-out subject with two or more sessions"]})
+    table = changes.copy()
+    table["error_vs_observed_pp"] = table["predicted_pct"] - table["observed_pct"]
+    if truth_volumes is not None:
+        table = table.merge(
+            true_session_changes(truth_volumes, table), on=["target_scan", "structure"], how="left"
+        )
+        table["error_vs_truth_pp"] = table["predicted_pct"] - table["true_pct"]
+    rows = []
+    for (method, structure), part in table.groupby(["method", "structure"], sort=False):
+        row = {
+            "method": method,
+            "structure": structure,
+            "n_subjects": int(part["subject"].nunique()),
+            "horizon_years": float(part["horizon_years"].mean()),
+            "predicted_mean_pct": float(part["predicted_pct"].mean()),
+            "observed_mean_pct": float(part["observed_pct"].mean()),
+            "abs_error_vs_observed_pp": float(part["error_vs_observed_pp"].abs().mean()),
+        }
+        if "true_pct" in part:
+            row["true_mean_pct"] = float(part["true_pct"].mean())
+            row["abs_error_vs_truth_pp"] = float(part["error_vs_truth_pp"].abs().mean())
+        row["image_mae"] = float(part["mae"].mean())
+        row["image_ssim"] = float(part["ssim"].mean())
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def forecast_headline(
+    summary: pd.DataFrame, structures: tuple[str, ...] = ("hippocampus", "lateral_ventricles")
+) -> list[str]:
+    """Markdown lines of the headline: per structure, each method's mean absolute error."""
+    if "method" not in summary:
+        return []
+    against = "truth" if "abs_error_vs_truth_pp" in summary else "observed"
+    lines = [f"- Forecast of the last scan (held-out subjects), |predicted - {against} change|:"]
+    for structure in structures:
+        part = summary[summary["structure"] == structure]
+        if part.empty:
+            continue
+        errors = ", ".join(
+            f"{r['method']} {r[f'abs_error_vs_{against}_pp']:.1f} pp" for _, r in part.iterrows()
+        )
+        lines.append(f"  - {structure} (n = {part['n_subjects'].max()}): {errors}")
+    return lines
