@@ -1,5 +1,18 @@
 """Tiny model/training settings shared by the models and train tests."""
 
+# A tiny klae: one downsampling, no full-resolution residual blocks, a discriminator small enough
+# for 16-voxel axes (<= 2 layers) that trains from step 3.
+TINY_KLAE = {
+    "family": "klae",
+    "channels": [8, 16],
+    "num_res_blocks": [0, 1],
+    "latent_channels": 4,
+    "norm_num_groups": 8,
+    "discriminator_channels": 8,
+    "discriminator_layers": 2,
+    "adversarial_start_step": 3,
+}
+
 TINY_MODEL = {
     "family": "vqvae",
     "channels": [8, 16],

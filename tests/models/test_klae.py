@@ -8,23 +8,15 @@ import warnings
 import pytest
 import torch
 from torch import nn
+from vq_settings import TINY_KLAE
 
 from latentcf.config import ConfigValidationError
 from latentcf.errors import ConfigError
 from latentcf.models.base import LatentAutoencoder, available_families, build_model, model_settings
 from latentcf.models.settings import model_problems
 
-# Tiny: two levels (one downsampling), small discriminator (16-voxel axes need <= 2 layers).
-TINY = {
-    "family": "klae",
-    "channels": [8, 16],
-    "num_res_blocks": [1, 1],
-    "latent_channels": 4,
-    "norm_num_groups": 8,
-    "discriminator_channels": 8,
-    "discriminator_layers": 2,
-    "adversarial_start_step": 3,
-}
+# Residual blocks at both levels, so the full-resolution path is exercised too.
+TINY = {**TINY_KLAE, "num_res_blocks": [1, 1]}
 
 
 @pytest.mark.parametrize(

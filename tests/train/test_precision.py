@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from vq_settings import TINY_MODEL, TINY_TRAIN
+from vq_settings import TINY_KLAE, TINY_MODEL, TINY_TRAIN
 
 from latentcf import hardware
 from latentcf.encode import encode_batch
@@ -38,15 +38,7 @@ def test_bf16_channels_last_training_and_encoding(tmp_path, synthetic_4mm):
 
 def test_klae_bf16_channels_last_training_with_adversary(tmp_path, synthetic_4mm):
     images, masks = synthetic_4mm
-    model_config = {
-        "family": "klae",
-        "channels": [8, 16],
-        "num_res_blocks": [0, 1],
-        "norm_num_groups": 8,
-        "discriminator_channels": 8,
-        "discriminator_layers": 2,
-        "adversarial_start_step": 2,
-    }
+    model_config = {**TINY_KLAE, "adversarial_start_step": 2}
     out = TrainOutputs(tmp_path / "m.pt", tmp_path / "t.tsv", tmp_path / "t.png", tmp_path / "ck")
     cfg = {**TINY_TRAIN, "precision": "bf16", "channels_last": True, "max_steps": 3}
     train_model(images[:4], images[4:], masks[4:], model_config, cfg, 1, out)

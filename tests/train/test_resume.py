@@ -11,21 +11,9 @@ import textwrap
 import pandas as pd
 import pytest
 import torch
-from vq_settings import TINY_MODEL, TINY_TRAIN
+from vq_settings import TINY_KLAE, TINY_MODEL, TINY_TRAIN
 
 from latentcf.train import TrainOutputs, train_model
-
-# A tiny klae whose discriminator trains from step 3, before the kill at step 4.
-TINY_KLAE = {
-    "family": "klae",
-    "channels": [8, 16],
-    "num_res_blocks": [0, 1],
-    "latent_channels": 4,
-    "norm_num_groups": 8,
-    "discriminator_channels": 8,
-    "discriminator_layers": 2,
-    "adversarial_start_step": 3,
-}
 
 
 def _outputs(root):
