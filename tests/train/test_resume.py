@@ -7,10 +7,12 @@ import logging
 import subprocess
 import sys
 import textwrap
+import warnings
 
 import pandas as pd
 import pytest
 import torch
+from torch import nn
 from vq_settings import TINY_KLAE, TINY_MODEL, TINY_TRAIN
 
 from latentcf.train import TrainOutputs, train_model
@@ -138,3 +140,29 @@ def test_checkpoint_of_another_config_is_not_resumed(tmp_path, synthetic_4mm, ca
     assert "resuming" not in caplog.text
     table = pd.read_csv(root / "training.tsv", sep="\t")
     assert table["lr"].max() == 1e-3
+
+
+def _scripted_features(path, seed):
+    torch.manual_seed(seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        module = torch.jit.trace(nn.Conv3d(1, 2, 3, padding=1), torch.rand(1, 1, 8, 8, 8))
+    torch.jit.save(module, str(path))
+    return str(path)
+
+
+def test_replaced_perceptual_network_file_is_a_new_run(tmp_path, synthetic_4mm, caplog):
+    """Same path, other weights: the checkpoints of the old file are not resumed from."""
+    features = tmp_path / "features.pt"
+    model = {**TINY_KLAE, "perceptual_network": _scripted_features(features, 0)}
+    root = tmp_path / "run"
+    _train(root, synthetic_4mm, model=model)
+    with caplog.at_level(logging.INFO, logger="latentcf"):
+        _train(root, synthetic_4mm, model=model)
+    assert "resuming" in caplog.text
+    caplog.clear()
+    _scripted_features(features, 1)
+    with caplog.at_level(logging.INFO, logger="latentcf"):
+        _train(root, synthetic_4mm, model=model)
+    assert "from another configuration" in caplog.text
+    assert "resuming" not in caplog.text

@@ -190,6 +190,11 @@ TRAIN_MEM_MB = {1: 24000, 2: 6000, 4: 2000}
 TRAIN_RUNTIME_MIN = {1: 1440, 2: 240, 4: 60}
 
 
+def perceptual_network(wildcards):
+    """A klae model's local perceptual-loss weights file, if any (an input: replacing it retrains)."""
+    return MODELS[wildcards.model].get("perceptual_network") or []
+
+
 def train_runtime(wildcards):
     budget = config["train"]["max_minutes"]
     return int(budget + 30) if budget else TRAIN_RUNTIME_MIN[RES]

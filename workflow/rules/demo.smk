@@ -39,6 +39,7 @@ rule simulate_demo_counterfactuals:
     conda:
         "../../envs/latentcf.yaml"
     threads: 2
+    priority: 1  # off the critical path: run it early, not alone at the end
     resources:
         mem_mb=2000,
         runtime=30,

@@ -79,6 +79,7 @@ rule measurement_check:
     benchmark:
         "benchmarks/evaluate/measurement_check.tsv"
     threads: config["segment"]["threads"]
+    priority: 1  # off the critical path: run it early, not alone at the end
     resources:
         mem_mb=_SEG_MEM_MB,
         runtime=120,

@@ -14,6 +14,7 @@ rule train:
         train_images=preproc_t1w_for_split("train"),
         val_images=preproc_t1w_for_split("val"),
         val_masks=preproc_mask_for_split("val"),
+        perceptual_network=perceptual_network,
     output:
         model=f"{MODEL_DIR}/model/model.pt",
         table=f"{MODEL_DIR}/model/training.tsv",
@@ -35,6 +36,7 @@ rule train:
     benchmark:
         "benchmarks/{model}/train.tsv"
     threads: config["train"]["threads"]
+    priority: 1  # every model stage waits on it: start it before other ready jobs
     resources:
         gpu=gpu_request(config["train"]["device"]),
         mem_mb=TRAIN_MEM_MB[RES],

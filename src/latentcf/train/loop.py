@@ -16,6 +16,7 @@ optimiser state are in every checkpoint, so a resumed run stays bit-identical on
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import random
@@ -149,6 +150,7 @@ def train_model(
             "train": {k: v for k, v in cfg.items() if k not in _NOT_IN_FINGERPRINT},
             "seed": seed,
             "train_images": [str(p) for p in train_images],
+            "perceptual_network": _file_sha256(model_config.get("perceptual_network")),
             "device": device.type,
             "threads": threads,
         }
@@ -292,6 +294,14 @@ def train_model(
     plot_table(outputs.table, outputs.plot)
     log.info("wrote %s after %d steps", outputs.model, step)
     return outputs.model
+
+
+def _file_sha256(path: str | Path | None) -> str | None:
+    """SHA-256 of a file's bytes (None for no file): a replaced file at the same path is a new run."""
+    if not path:
+        return None
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def split_parameters(
