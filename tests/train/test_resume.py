@@ -147,7 +147,7 @@ def _scripted_features(path, seed):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         module = torch.jit.trace(nn.Conv3d(1, 2, 3, padding=1), torch.rand(1, 1, 8, 8, 8))
-    torch.jit.save(module, str(path))
+        torch.jit.save(module, str(path))
     return str(path)
 
 
