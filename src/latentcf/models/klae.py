@@ -26,7 +26,6 @@ so the family has no prior to sample from.
 from __future__ import annotations
 
 import contextlib
-import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
@@ -35,6 +34,7 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from latentcf.errors import ConfigError
+from latentcf.feature_network import load_feature_network
 from latentcf.models.base import (
     Latent,
     LatentAutoencoder,
@@ -48,30 +48,8 @@ PERCEPTUAL_KEY = "models.<name>.perceptual_network"
 
 
 def load_perceptual_network(path: str | Path) -> nn.Module:
-    """A frozen TorchScript feature network (eval mode, no gradients) from a local file.
-
-    Raises ConfigError naming `perceptual_network` and the file when it is missing or not a
-    TorchScript module.
-    """
-    path = Path(path)
-    fix = "Give a local TorchScript file (torch.jit.save); nothing is downloaded"
-    if not path.is_file():
-        raise ConfigError(PERCEPTUAL_KEY, f"file {str(path)!r} not found", fix)
-    try:
-        with warnings.catch_warnings():  # torch.jit is deprecated in recent torch, still works
-            warnings.simplefilter("ignore", DeprecationWarning)
-            net = torch.jit.load(str(path), map_location="cpu")
-    except Exception as exc:  # not a zip, not TorchScript, unsupported ops...
-        first = (str(exc).splitlines() or [""])[0][:200]
-        raise ConfigError(
-            PERCEPTUAL_KEY,
-            f"file {str(path)!r} is not a loadable TorchScript module ({type(exc).__name__}: {first})",
-            fix,
-        ) from exc
-    net.eval()
-    for p in net.parameters():
-        p.requires_grad_(False)
-    return net
+    """The frozen perceptual feature network (:func:`latentcf.feature_network.load_feature_network`)."""
+    return load_feature_network(path, PERCEPTUAL_KEY)
 
 
 def discriminator_output_shape(image_shape: Sequence[int], layers: int) -> tuple[int, ...]:
