@@ -112,7 +112,7 @@ def test_key_order_does_not_change_the_validated_config():
     [
         (
             {"a": {"family": "vqvea"}},
-            "'models.a.family': got 'vqvea'; expected one of ['vqvae', 'klae']. Did you mean 'vqvae'?",
+            "'models.a.family': got 'vqvea'; expected one of ['vqvae', 'klae', 'm3ae', 'betavae']. Did you mean 'vqvae'?",
         ),
         ({"a": {"family": "vqvae", "num_level": 1}}, "'models.a': unknown key(s) ['num_level']"),
         ({"a": {"num_levels": 1}}, "'models.a': 'family' is a required property"),

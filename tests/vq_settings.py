@@ -30,3 +30,15 @@ TINY_TRAIN = {
     "keep_checkpoints": 2,
     "device": "cpu",
 }
+
+# Tiny vector-latent models for the 4 mm grid (40x48x40 -> 5x6x5 after three downsamplings).
+TINY_BETAVAE = {
+    "family": "betavae",
+    "channels": [4, 8, 8],
+    "decoder_channels": [8, 8, 4],
+    "bottleneck_channels": 4,
+    "latent_dim": 16,
+    "norm_num_groups": 4,
+    "kl_warmup_steps": 4,
+}
+TINY_M3AE = {**TINY_BETAVAE, "family": "m3ae", "deformation_latent_dim": 8}

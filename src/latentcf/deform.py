@@ -143,17 +143,33 @@ def _gradient(u: torch.Tensor, dim: int, spacing: float) -> torch.Tensor:
     return torch.cat([first, inner, last], dim=dim)
 
 
+def spatial_gradient(ddf: torch.Tensor, spacing: float | Sequence[float] = 1.0) -> torch.Tensor:
+    """d u_i / d x_j of a field (B, 3, X, Y, Z) by central differences -> (B, 3, 3, X, Y, Z),
+    [:, i, j] = d u_i / d x_j, in field units per unit of `spacing` (voxels by default)."""
+    _check_field(ddf, "ddf")
+    h = [float(s) for s in spacing] if isinstance(spacing, Sequence) else [float(spacing)] * 3
+    rows = [torch.stack([_gradient(ddf[:, i], j + 1, h[j]) for j in range(3)], 1) for i in range(3)]
+    return torch.stack(rows, 1)
+
+
 def jacobian_determinant(ddf: torch.Tensor, spacing: float | Sequence[float] = 1.0) -> torch.Tensor:
     """det(I + grad u) of the map x -> x + u(x), by central differences -> (B, X, Y, Z).
 
     `ddf` (B, 3, X, Y, Z) in the units of `spacing` (the grid spacing per axis): voxels with the
     default 1, or mm with the voxel size in mm. Values <= 0 mean folding; volumes scale by it.
     """
-    _check_field(ddf, "ddf")
-    h = [float(s) for s in spacing] if isinstance(spacing, Sequence) else [float(spacing)] * 3
-    # g[i][j] = d u_i / d x_j, each (B, X, Y, Z)
-    g = [[_gradient(ddf[:, i], j + 1, h[j]) for j in range(3)] for i in range(3)]
-    a, b, c = g[0][0] + 1.0, g[0][1], g[0][2]
-    d, e, f = g[1][0], g[1][1] + 1.0, g[1][2]
-    p, q, r = g[2][0], g[2][1], g[2][2] + 1.0
+    g = spatial_gradient(ddf, spacing)
+    a, b, c = g[:, 0, 0] + 1.0, g[:, 0, 1], g[:, 0, 2]
+    d, e, f = g[:, 1, 0], g[:, 1, 1] + 1.0, g[:, 1, 2]
+    p, q, r = g[:, 2, 0], g[:, 2, 1], g[:, 2, 2] + 1.0
     return a * (e * r - f * q) - b * (d * r - f * p) + c * (d * q - e * p)
+
+
+def upsample_field(ddf: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
+    """A field (B, 3, x, y, z) in voxels of its grid, trilinearly resampled to `size` (X, Y, Z)
+    and rescaled to voxels of the new grid (corner voxel centres aligned, as :func:`warp`)."""
+    _check_field(ddf, "ddf")
+    size = tuple(int(s) for s in size)
+    scale = [(n - 1) / max(m - 1, 1) for n, m in zip(size, ddf.shape[2:], strict=True)]
+    out = torch.nn.functional.interpolate(ddf, size=size, mode="trilinear", align_corners=True)
+    return out * torch.tensor(scale, dtype=out.dtype, device=out.device).view(1, 3, 1, 1, 1)

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from vq_settings import TINY_KLAE, TINY_MODEL, TINY_TRAIN
+from vq_settings import TINY_BETAVAE, TINY_KLAE, TINY_M3AE, TINY_MODEL, TINY_TRAIN
 
 from latentcf import hardware
 from latentcf.encode import encode_batch
@@ -56,6 +56,32 @@ def test_klae_bf16_channels_last_training_with_adversary(tmp_path, synthetic_4mm
     assert set(z16) == {"mu", "logvar"} and z16["mu"].dtype == np.float32
     assert not np.array_equal(z16["mu"], z32["mu"])  # bf16 really ran
     assert np.abs(z16["mu"] - z32["mu"]).max() < 0.05 * np.abs(z32["mu"]).max()
+
+
+@pytest.mark.parametrize("model_config", [TINY_M3AE, TINY_BETAVAE], ids=["m3ae", "betavae"])
+def test_vector_vae_bf16_channels_last_training_encoding_and_sampling(
+    tmp_path, synthetic_4mm, model_config
+):
+    images, masks = synthetic_4mm
+    out = TrainOutputs(tmp_path / "m.pt", tmp_path / "t.tsv", tmp_path / "t.png", tmp_path / "ck")
+    cfg = {**TINY_TRAIN, "precision": "bf16", "channels_last": True, "max_steps": 3}
+    train_model(images[:4], images[4:], masks[4:], model_config, cfg, 1, out)
+    model, meta = load_model(out.model, model_config)
+    assert meta["precision"] == "bf16" and meta["latent_shapes"]["mu"] == [16]
+    assert all(p.dtype == torch.float32 for p in model.parameters())
+    table = pd.read_csv(out.table, sep="\t", na_values="n/a")
+    assert np.isfinite(table["loss"]).all() and table["val_ssim"].notna().any()
+    assert np.isfinite(table["loss_kl"]).all()
+
+    volume = load_volume(images[4])[None]
+    z16, recon16 = encode_batch(model, volume, torch.device("cpu"), "bf16")
+    z32, _ = encode_batch(model, volume, torch.device("cpu"), "fp32")
+    assert not np.array_equal(z16["mu"], z32["mu"])  # bf16 really ran
+    assert np.abs(z16["mu"] - z32["mu"]).max() < 0.05 * np.abs(z32["mu"]).max()
+    assert recon16.dtype == np.float32 and np.isfinite(recon16).all()
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        samples = model.sample(2, torch.Generator().manual_seed(0))
+    assert samples.shape == (2, 1, *volume.shape[1:]) and torch.isfinite(samples).all()
 
 
 @pytest.mark.parametrize(("native", "expected"), [(True, "bf16"), (False, "fp32")])

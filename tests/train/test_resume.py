@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 import torch
 from torch import nn
-from vq_settings import TINY_KLAE, TINY_MODEL, TINY_TRAIN
+from vq_settings import TINY_KLAE, TINY_M3AE, TINY_MODEL, TINY_TRAIN
 
 from latentcf.train import TrainOutputs, train_model
 
@@ -74,7 +74,9 @@ KILL_SCRIPT = textwrap.dedent(
 )
 
 
-@pytest.mark.parametrize("model", [TINY_MODEL, TINY_KLAE], ids=["vqvae", "klae_adversary"])
+@pytest.mark.parametrize(
+    "model", [TINY_MODEL, TINY_KLAE, TINY_M3AE], ids=["vqvae", "klae_adversary", "m3ae"]
+)
 def test_killed_then_resumed_run_is_bit_identical(tmp_path, synthetic_4mm, caplog, model):
     images, masks = synthetic_4mm
     reference = _train(tmp_path / "reference", synthetic_4mm, model=model)

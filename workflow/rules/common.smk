@@ -12,6 +12,7 @@ from latentcf.chunks import chunk_members
 from latentcf.cohort import ingest_inputs, read_cohort
 from latentcf.config import ConfigValidationError, validate_config
 from latentcf.hardware import gpu_request
+from latentcf.models.settings import model_input_files
 from latentcf.provenance import code_version
 from latentcf.templates import TEMPLATE_ID
 from snakemake.utils import min_version
@@ -190,9 +191,9 @@ TRAIN_MEM_MB = {1: 24000, 2: 6000, 4: 2000}
 TRAIN_RUNTIME_MIN = {1: 1440, 2: 240, 4: 60}
 
 
-def perceptual_network(wildcards):
-    """A klae model's local perceptual-loss weights file, if any (an input: replacing it retrains)."""
-    return MODELS[wildcards.model].get("perceptual_network") or []
+def model_files(wildcards):
+    """Files a model's settings name (perceptual network, template): replacing one retrains."""
+    return model_input_files(MODELS[wildcards.model])
 
 
 def train_runtime(wildcards):

@@ -14,7 +14,7 @@ rule train:
         train_images=preproc_t1w_for_split("train"),
         val_images=preproc_t1w_for_split("val"),
         val_masks=preproc_mask_for_split("val"),
-        perceptual_network=perceptual_network,
+        files=model_files,
     output:
         model=f"{MODEL_DIR}/model/model.pt",
         table=f"{MODEL_DIR}/model/training.tsv",

@@ -63,6 +63,17 @@ class LatentAutoencoder(nn.Module):
     has_prior: ClassVar[bool] = False
     #: Each spatial axis of the input must be a multiple of this (the total downsampling factor).
     downsampling_factor: int = 1
+    #: True for families whose architecture is built for one image shape (see build_model).
+    needs_image_shape: ClassVar[bool] = False
+
+    @classmethod
+    def construction_arguments(
+        cls, image_shape: tuple[int, ...] | None, for_loading: bool
+    ) -> dict[str, Any]:
+        """Keyword arguments the family takes besides its settings: `image_shape` for families
+        that need it; `for_loading` says stored weights (and buffers) will overwrite the new
+        model's, so it may skip reading files its buffers are initialised from."""
+        return {"image_shape": tuple(image_shape)} if cls.needs_image_shape else {}
 
     def encode(self, x: torch.Tensor) -> Latent:
         """Named latents of images x (B, 1, X, Y, Z)."""
@@ -161,14 +172,27 @@ def model_settings(model_config: Mapping[str, Any], key: str = "models.<name>") 
     return validate_section(model_config, "model.schema.yaml", key)
 
 
-def build_model(model_config: Mapping[str, Any], key: str = "models.<name>") -> LatentAutoencoder:
-    """Instantiate a model from its config entry, e.g. ``{"family": "vqvae", "num_levels": 1}``."""
+def build_model(
+    model_config: Mapping[str, Any],
+    key: str = "models.<name>",
+    image_shape: tuple[int, ...] | None = None,
+    for_loading: bool = False,
+) -> LatentAutoencoder:
+    """Instantiate a model from its config entry, e.g. ``{"family": "vqvae", "num_levels": 1}``.
+
+    image_shape : spatial shape (X, Y, Z) of the images, required by families whose
+        architecture depends on it (:attr:`LatentAutoencoder.needs_image_shape`).
+    for_loading : the caller will load stored weights into the model (see
+        :meth:`LatentAutoencoder.construction_arguments`).
+    """
     settings = model_settings(model_config, key)
     _import_families()
-    family = settings.pop("family")
-    return _FAMILIES[family](**settings)
+    cls = _FAMILIES[settings.pop("family")]
+    if cls.needs_image_shape and image_shape is None:
+        raise ValueError(f"model family {cls.family!r} needs the image shape to be built")
+    return cls(**settings, **cls.construction_arguments(image_shape, for_loading))
 
 
 def _import_families() -> None:
     # Importing a family module registers it.
-    from latentcf.models import klae, vqvae  # noqa: F401
+    from latentcf.models import betavae, klae, m3ae, vqvae  # noqa: F401

@@ -2,7 +2,8 @@
 
 A model file is a dict of plain types and tensors:
 ``{"format": "latentcf-model", "format_version": 2, "family", "model_config", "fingerprint",
-"state_dict", "meta"}``. `model_config` is the model's validated config entry (family and every
+"image_shape", "state_dict", "meta"}`` (image_shape: the grid of families built for one, else
+None). `model_config` is the model's validated config entry (family and every
 setting); `fingerprint` hashes it with every parameter/buffer name and shape, so a file from
 another architecture fails with a message naming the differing settings instead of a
 shape-mismatch traceback.
@@ -80,6 +81,7 @@ def model_payload(
         "family": model.family,
         "model_config": model_config,
         "fingerprint": architecture_fingerprint(model, model_config),
+        "image_shape": list(getattr(model, "image_shape", None) or []) or None,
         "state_dict": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
         "meta": meta or {},
     }
@@ -127,7 +129,12 @@ def restore_model(
             + ")",
             "Retrain the model (snakemake --forcerun train) or restore the config",
         )
-    model = build_model(stored_config)
+    image_shape = payload.get("image_shape")
+    model = build_model(
+        stored_config,
+        image_shape=tuple(image_shape) if image_shape else None,
+        for_loading=True,
+    )
     expected = architecture_fingerprint(model, stored_config)
     if payload.get("fingerprint") != expected:
         raise InputDataError(

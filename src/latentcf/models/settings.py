@@ -6,6 +6,10 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+#: Families whose latent has a N(0, I) prior to sample from (LatentAutoencoder.has_prior), known
+#: without importing torch so the workflow can decide at parse time which models get a `sample` job.
+FAMILIES_WITH_PRIOR = frozenset({"m3ae", "betavae"})
+
 
 def vqvae_problem(channels: list[int], res_units: list[int]) -> str | None:
     """The vqvae family needs one `res_units` entry per `channels` entry."""
@@ -62,13 +66,71 @@ def klae_problems(settings: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
         yield "perceptual_network", f"file {network!r} not found (a local TorchScript file)"
 
 
+def per_level(value: float | list[float], levels: int) -> list[float]:
+    """A per-level weight: a list as given, or one number repeated on every one of `levels`."""
+    return [float(v) for v in value] if isinstance(value, list) else [float(value)] * levels
+
+
+def vector_vae_problems(settings: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+    """(key, problem) for a betavae/m3ae model: as many decoder levels as encoder levels (the
+    decoder starts from the encoder's coarsest grid), channel counts multiples of
+    norm_num_groups."""
+    channels, decoder = list(settings["channels"]), list(settings["decoder_channels"])
+    if len(decoder) != len(channels):
+        yield (
+            "decoder_channels",
+            f"expected one entry per encoder level ({len(channels)}, as in channels {channels}), "
+            f"got {len(decoder)} ({decoder})",
+        )
+    groups = settings["norm_num_groups"]
+    for key, values in (("channels", channels), ("decoder_channels", decoder)):
+        bad = [c for c in values if c % groups]
+        if bad:
+            yield (
+                "norm_num_groups",
+                f"every {key} entry must be a multiple of norm_num_groups ({groups}); "
+                f"{bad} in {key} {values} are not",
+            )
+
+
+def m3ae_problems(settings: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+    """(key, problem) for an m3ae model: the vector-VAE checks, both latent parts non-empty, per-level weight lists of the right length, an existing template file."""
+    yield from vector_vae_problems(settings)
+    levels = len(settings["decoder_channels"]) + 1  # the last, full-resolution one is additive
+    dim, split = settings["latent_dim"], settings["deformation_latent_dim"]
+    if not 0 < split < dim:
+        yield (
+            "deformation_latent_dim",
+            f"expected between 1 and latent_dim - 1 ({dim - 1}) entries for z_phi, got {split}",
+        )
+    for i in range(1, 6):
+        value = settings[f"gamma{i}"]
+        expected = levels if i == 2 else levels - 1
+        if isinstance(value, list) and len(value) != expected:
+            what = "level" if i == 2 else "warped level (all but the last)"
+            yield (
+                f"gamma{i}",
+                f"expected one entry per {what} ({expected}), got {len(value)} ({value})",
+            )
+    template = settings.get("template", "icbm")
+    if template != "icbm" and not Path(template).is_file():
+        yield "template", f"expected 'icbm' or an existing NIfTI file, got {template!r} (not found)"
+
+
+def model_input_files(settings: Mapping[str, Any]) -> list[str]:
+    """Files a model's settings name (perceptual network, template): inputs of its training."""
+    files = [settings.get("perceptual_network"), settings.get("template")]
+    return [f for f in files if f and f != "icbm"]
+
+
 def model_problems(models: Mapping[str, Mapping[str, Any]]) -> Iterator[str]:
     """One message per cross-key problem in the validated `models` section."""
+    checks = {"klae": klae_problems, "betavae": vector_vae_problems, "m3ae": m3ae_problems}
     for name, settings in models.items():
         if settings["family"] == "vqvae":
             problem = vqvae_problem(settings["channels"], settings["res_units"])
             if problem:
                 yield f"'models.{name}.res_units': {problem}"
-        elif settings["family"] == "klae":
-            for key, problem in klae_problems(settings):
+        elif settings["family"] in checks:
+            for key, problem in checks[settings["family"]](settings):
                 yield f"'models.{name}.{key}': {problem}"

@@ -35,6 +35,7 @@ from latentcf.config import validate_section
 from latentcf.errors import ConfigError
 from latentcf.metrics import masked_metrics
 from latentcf.models.base import LatentAutoencoder, build_model, model_settings
+from latentcf.models.settings import model_input_files
 from latentcf.models.checkpoint import config_hash, model_payload, restore_model, save_model
 from latentcf.train import checkpoints as ckpt
 from latentcf.train.data import VolumeSet, batch_indices, flip_mask, load_mask, load_volume
@@ -150,14 +151,14 @@ def train_model(
             "train": {k: v for k, v in cfg.items() if k not in _NOT_IN_FINGERPRINT},
             "seed": seed,
             "train_images": [str(p) for p in train_images],
-            "perceptual_network": _file_sha256(model_config.get("perceptual_network")),
+            "input_files": [_file_sha256(f) for f in model_input_files(model_config)],
             "device": device.type,
             "threads": threads,
         }
     )
 
     seed_everything(seed)
-    model = build_model(model_config)
+    model = build_model(model_config, image_shape=data.shape)
     model.check_input_shape(data.shape, f"{data.paths[0]}")
     model.to(device)
     if channels_last:
