@@ -4,7 +4,8 @@
 #   snakemake --cores 2 --configfile my.yaml  # your data (see config/README.md)
 #
 # Stages (one .smk each): demo -> ingest -> preprocess -> model (train, encode) -> scm (fit_scm)
-# -> counterfactual, forecast -> evaluate (segment, measure, evaluate).
+# -> counterfactual, forecast -> evaluate (segment, measure, evaluate); sample (families with a
+# prior: draw from it, segment the samples, realism against held-out scans).
 # A --configfile replaces the demo config (it is not merged into it); unset keys take the
 # schema defaults, so a user's config never inherits `demo.enabled: true` by accident.
 import os
@@ -23,6 +24,7 @@ include: "workflow/rules/scm.smk"
 include: "workflow/rules/counterfactual.smk"
 include: "workflow/rules/forecast.smk"
 include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/sample.smk"
 include: "workflow/rules/summary.smk"
 
 
@@ -30,3 +32,5 @@ rule all:
     default_target: True
     input:
         f"{OUT}/summary.md",
+        # samples from the prior of every model whose family has one (also in the summary)
+        [path for paths in sample_targets().values() for path in paths],

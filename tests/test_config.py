@@ -7,7 +7,7 @@ import copy
 import pytest
 import yaml
 
-from latentcf.config import ConfigValidationError, load_config, validate_config
+from latentcf.config import ConfigValidationError, load_config, model_train_config, validate_config
 
 DEMO_ON = {"demo": {"enabled": True}}
 
@@ -144,3 +144,44 @@ def test_models_get_their_familys_defaults_each():
     assert (
         config["models"]["one"]["channels"] == config["models"]["two"]["channels"] == [32, 64, 128]
     )
+
+
+def test_sample_section_defaults_and_problems(tmp_path):
+    config = validate_config(copy.deepcopy(DEMO_ON))
+    assert config["sample"] == {
+        "n": 8, "batch_size": 4, "device": "auto", "threads": 1, "figure_images": 4,
+        "feature_network": None,
+    }  # fmt: skip
+    assert "'sample.n': got 1; expected minimum 2" in problems_of({**DEMO_ON, "sample": {"n": 1}})
+    missing = tmp_path / "features.pt"
+    message = problems_of({**DEMO_ON, "sample": {"feature_network": str(missing)}})
+    assert f"'sample.feature_network': file '{missing}' not found" in message
+    missing.write_bytes(b"checked when loaded")
+    validate_config({**DEMO_ON, "sample": {"feature_network": str(missing)}})
+
+
+def test_per_model_training_overrides(tmp_path):
+    models = {"a": {"family": "vqvae"}, "b": {"family": "vqvae"}}
+    config = validate_config(
+        {
+            **DEMO_ON,
+            "models": models,
+            "train": {"max_steps": 50, "per_model": {"b": {"max_steps": 7}}},
+        }
+    )
+    assert model_train_config(config["train"], "a")["max_steps"] == 50
+    b = model_train_config(config["train"], "b")
+    assert b["max_steps"] == 7 and "per_model" not in b
+    assert {k: v for k, v in b.items() if k != "max_steps"} == {
+        k: v for k, v in model_train_config(config["train"], "a").items() if k != "max_steps"
+    }
+    bad = problems_of({**DEMO_ON, "models": models, "train": {"per_model": {"c": {"max_step": 1}}}})
+    assert "'train.per_model.c': no model named 'c' in 'models'" in bad
+    assert (
+        "'train.per_model.c': unknown key(s) ['max_step']" in bad
+        and "Did you mean 'max_steps'?" in bad
+    )
+    nested = problems_of(
+        {**DEMO_ON, "models": models, "train": {"per_model": {"a": {"per_model": {}}}}}
+    )
+    assert "'train.per_model.a': per_model cannot be nested" in nested

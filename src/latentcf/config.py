@@ -195,6 +195,30 @@ def _describe(error: jsonschema.ValidationError, prefix: str = "") -> str:
     return f"'{key}': {error.message}"
 
 
+def model_train_config(train: Mapping[str, Any], model: str) -> dict[str, Any]:
+    """The validated `train` section as model `model` is trained: its `per_model` overrides
+    applied, `per_model` itself dropped (so one model's overrides never touch another's jobs)."""
+    merged = {k: v for k, v in train.items() if k != "per_model"}
+    return {**merged, **train.get("per_model", {}).get(model, {})}
+
+
+def _per_model_train_problems(
+    per_model: Mapping[str, Any], models: Mapping[str, Any]
+) -> Iterator[str]:
+    for name, overrides in per_model.items():
+        key = f"train.per_model.{name}"
+        if name not in models:
+            hint = did_you_mean(name, list(models))
+            yield f"'{key}': no model named {name!r} in 'models' ({sorted(models)}).{hint}"
+        if "per_model" in overrides:
+            yield f"'{key}': per_model cannot be nested"
+            continue
+        try:
+            validate_section(overrides, "train.schema.yaml", key)
+        except ConfigValidationError as exc:
+            yield from exc.problems
+
+
 def _semantic_problems(config: Mapping[str, Any]) -> Iterator[str]:
     """Checks across keys that a schema cannot express."""
     covariates = config["covariates"]
@@ -212,6 +236,13 @@ def _semantic_problems(config: Mapping[str, Any]) -> Iterator[str]:
     yield from intervention_problems(config["interventions"], covariates)
     yield from preprocess_settings_problems(config["preprocess"])
     yield from model_problems(config["models"])
+    yield from _per_model_train_problems(config["train"]["per_model"], config["models"])
+    network = config["sample"]["feature_network"]
+    if network is not None and not Path(network).is_file():
+        yield (
+            f"'sample.feature_network': file {network!r} not found (a local TorchScript file; "
+            "nothing is downloaded; null = no FID)"
+        )
     yield from graph_problems(covariates, config["image_parents"])
     demo_on = config.get("demo", {}).get("enabled", False)
     source = config["input"]

@@ -28,6 +28,14 @@ Under ``<output_dir>/<model>/``:
   ``<target scan>_space-<template>_res-<r>_desc-forecast<method>_T1w.nii.gz`` (model grid; method
   without underscores, e.g. ``forecastpriorall``; ``...forecast<method>n<k>...`` for the
   error-vs-scans curve's images).
+- ``sample/`` (models whose family has a prior, latentcf.sample): ``images/`` holds the images
+  drawn from the prior, ``sample-<NNN>_space-<template>_res-<r>_desc-<family>sample_T1w.nii.gz``
+  (model grid), and ``samples.tsv`` (index, sample, image); ``jacobians.tsv`` the Jacobian
+  statistics of the model's deformation fields on those samples (families with deformation
+  fields; header only otherwise); ``segment/`` each sample's
+  ``..._desc-<family>sample_dseg.nii.gz`` and ``volumes.tsv`` (as segment/chunk-<NN>/, with the
+  sample id in the `scan` column); ``realism.tsv``, ``fid.json``, ``samples.png`` and
+  ``realism.html``: the realism measures (:data:`SAMPLE_REALISM_OUTPUTS`).
 """
 
 from __future__ import annotations
@@ -56,6 +64,15 @@ FORECASTS_TABLE = "forecasts.tsv"
 FORECAST_ERRORS_TABLE = "forecast_errors.tsv"
 FORECAST_PRIOR_JSON = "prior.json"
 FORECAST_PRIOR_ARRAYS = "prior.npz"
+SAMPLES_TABLE = "samples.tsv"
+SAMPLE_JACOBIANS = "jacobians.tsv"
+#: The sample_realism stage's outputs in <model>/sample/: output name -> file name.
+SAMPLE_REALISM_OUTPUTS = {
+    "volumes": "realism.tsv",
+    "fid": "fid.json",
+    "figure": "samples.png",
+    "tables_html": "realism.html",
+}
 
 
 def latent_file(name: str) -> str:
@@ -98,3 +115,22 @@ def forecast_file(scan: str, resolution_mm: int, method: str, n_scans: int | Non
     model grid; `n_scans` (the curve's images) appends n<k>."""
     label = "forecast" + method.replace("_", "") + ("" if n_scans is None else f"n{n_scans}")
     return f"{scan}_space-{TEMPLATE_ID}_res-{resolution_mm}_desc-{label}_T1w.nii.gz"
+
+
+def sample_id(index: int) -> str:
+    """Id of the `index`-th image drawn from a model's prior (0-based): 'sample-007'."""
+    if index < 0:
+        raise ValueError(f"expected a sample index >= 0, got {index}")
+    return f"sample-{index:03d}"
+
+
+def sample_file(index: int, resolution_mm: int, family: str) -> str:
+    """The `index`-th image drawn from a `family` model's prior, on the model grid."""
+    return (
+        f"{sample_id(index)}_space-{TEMPLATE_ID}_res-{resolution_mm}_desc-{family}sample_T1w.nii.gz"
+    )
+
+
+def sample_dseg_file(index: int, resolution_mm: int, family: str) -> str:
+    """Segmentation of the `index`-th sample (:func:`sample_file`) on the model grid."""
+    return f"{sample_id(index)}_space-{TEMPLATE_ID}_res-{resolution_mm}_desc-{family}sample_dseg.nii.gz"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -56,6 +57,9 @@ def write_summary(
     comparison = _forecast_comparison(inputs)
     if comparison:
         lines += ["", "## Forecasts: model x method x structure", "", comparison]
+    realism = _realism_comparison(inputs)
+    if realism:
+        lines += ["", "## Realism of samples from the prior: model x structure", "", realism]
     figures = [p for p in sorted(output_dir.rglob("*.png")) if "sub-" not in p.name]
     if figures:
         lines += ["", "## Figures", ""]
@@ -85,6 +89,45 @@ def _forecast_comparison(inputs: Mapping[str, str | Sequence[str]]) -> str:
     note = "the true change" if error.endswith("truth_pp") else "the observed change"
     return f"|predicted - {note}| in percentage points, mean over the forecast subjects:\n\n" + (
         wide.round(2).reset_index().to_markdown(index=False)
+    )
+
+
+def _realism_comparison(inputs: Mapping[str, str | Sequence[str]]) -> str:
+    """Every sampled model's realism.tsv side by side: the Wasserstein-1 distance of the samples'
+    volumes from the real scans' in real SDs per structure and multivariate, with FID (fid.json)
+    and the folding fraction of the deformations (jacobians.tsv, all samples) where there are."""
+    rows = []
+    for stage, paths in inputs.items():
+        for path in [paths] if isinstance(paths, str) else paths:
+            if Path(path).name != "realism.tsv":
+                continue
+            folder = Path(path).parent
+            table = pd.read_csv(path, sep="\t")
+            row = {"model": stage.split(":")[0], "reference": table["reference"].iloc[0]}
+            row |= {
+                f"{k} (W1/SD)": v
+                for k, v in zip(table["structure"], table["w1_per_sd"], strict=True)
+            }
+            row["samples"] = int(table["n_generated"].iloc[0])
+            fid = folder / "fid.json"
+            if fid.is_file() and json.loads(fid.read_text())["fid"] is not None:
+                row["FID"] = json.loads(fid.read_text())["fid"]
+            jacobians = folder / "jacobians.tsv"
+            if jacobians.is_file():
+                jac = pd.read_csv(jacobians, sep="\t", dtype={"sample": str, "level": str})
+                pooled = jac[jac["sample"] == "all"]
+                if len(pooled):
+                    last = pooled.iloc[-1]  # the composed transform, or the only level
+                    row[f"folding ({last['level']})"] = last["folding_fraction"]
+            rows.append(row)
+    if not rows:
+        return ""
+    table = pd.DataFrame(rows).round(3)
+    return (
+        "Wasserstein-1 distance of the samples' regional volumes from the real scans' (in units "
+        "of the real SD; 0 = same distribution), FID's formula on the configured feature network "
+        "(empty without one) and the share of folded voxels of the deformations:\n\n"
+        + table.to_markdown(index=False)
     )
 
 

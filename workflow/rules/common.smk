@@ -10,9 +10,9 @@ from pathlib import Path
 from latentcf import derivatives
 from latentcf.chunks import chunk_members
 from latentcf.cohort import ingest_inputs, read_cohort
-from latentcf.config import ConfigValidationError, validate_config
+from latentcf.config import ConfigValidationError, model_train_config, validate_config
 from latentcf.hardware import gpu_request
-from latentcf.models.settings import model_input_files
+from latentcf.models.settings import FAMILIES_WITH_PRIOR, model_input_files
 from latentcf.provenance import code_version
 from latentcf.templates import TEMPLATE_ID
 from snakemake.utils import min_version
@@ -197,7 +197,7 @@ def model_files(wildcards):
 
 
 def train_runtime(wildcards):
-    budget = config["train"]["max_minutes"]
+    budget = model_train_config(config["train"], wildcards.model)["max_minutes"]
     return int(budget + 30) if budget else TRAIN_RUNTIME_MIN[RES]
 
 
@@ -238,6 +238,50 @@ def evaluate_inputs(wildcards):
     return inputs
 
 
+# ---------------------------------------------------------------- samples from the prior
+
+#: Models whose family has a prior: each gets the sample, segment_samples and sample_realism jobs.
+SAMPLED_MODELS = [name for name, spec in MODELS.items() if spec["family"] in FAMILIES_WITH_PRIOR]
+# The sample rules' {model} wildcard: one of SAMPLED_MODELS ((?!) matches nothing when none).
+SAMPLED_MODELS_PATTERN = "|".join(re.escape(name) for name in SAMPLED_MODELS) or "(?!)"
+
+
+def realism_scans(wildcards=None):
+    """The real scans the samples are compared with: the held-out (val + test) ones, or every
+    scan when fewer than two are held out (realism_reference says which)."""
+    held_out = scans("val", "test")
+    return held_out if len(held_out) >= 2 else scans()
+
+
+def realism_reference(wildcards=None):
+    """The label of realism_scans() in the realism tables."""
+    return "held-out" if len(scans("val", "test")) >= 2 else "all (fewer than 2 held-out)"
+
+
+def realism_chunks(wildcards=None):
+    """Segment chunks holding the scans of realism_scans()."""
+    wanted = set(realism_scans())
+    return [c for c, members in _cohort()[2].items() if wanted.intersection(members)]
+
+
+def realism_labels(wildcards=None):
+    """{scan: 'sub-XX_ses-YY (split)'} of realism_scans(), the figure's titles."""
+    table = _cohort()[0].set_index("scan")
+    return {s: f"{Path(s).name} ({table.at[s, 'split']})" for s in realism_scans()}
+
+
+def sample_targets(wildcards=None):
+    """The final outputs of the sample rules, for every model of SAMPLED_MODELS."""
+    return {
+        f"{model}: samples from the prior": [
+            f"{OUT}/{model}/sample/images",
+            f"{OUT}/{model}/sample/{derivatives.SAMPLE_JACOBIANS}",
+        ]
+        + [f"{OUT}/{model}/sample/{f}" for f in derivatives.SAMPLE_REALISM_OUTPUTS.values()]
+        for model in SAMPLED_MODELS
+    }
+
+
 # ---------------------------------------------------------------- summary
 
 
@@ -266,4 +310,5 @@ def summary_inputs(wildcards):
         )
         targets[f"{model}: forecasts"] = expand(rules.forecast.output.folder, model=model)
         targets[f"{model}: evaluation"] = expand(list(rules.evaluate.output), model=model)
+    targets.update(sample_targets())
     return targets

@@ -27,7 +27,7 @@ rule train:
         ),
     params:
         model=lambda wildcards: MODELS[wildcards.model],
-        train=config["train"],
+        train=lambda wildcards: model_train_config(config["train"], wildcards.model),
         seed=config["seed"],
         checkpoint_dir=lambda wildcards: f"{OUT}/{wildcards.model}/model/checkpoints",
         code=code("train.py"),
@@ -35,10 +35,10 @@ rule train:
         "logs/{model}/train.log",
     benchmark:
         "benchmarks/{model}/train.tsv"
-    threads: config["train"]["threads"]
+    threads: lambda wildcards: model_train_config(config["train"], wildcards.model)["threads"]
     priority: 1  # every model stage waits on it: start it before other ready jobs
     resources:
-        gpu=gpu_request(config["train"]["device"]),
+        gpu=lambda wildcards: gpu_request(model_train_config(config["train"], wildcards.model)["device"]),
         mem_mb=TRAIN_MEM_MB[RES],
         runtime=train_runtime,
     conda:

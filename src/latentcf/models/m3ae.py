@@ -113,7 +113,7 @@ class M3AE(VectorVAE):
         deformation_latent_dim: int = 256,
         norm_num_groups: int = 8,
         template: str = "icbm",
-        integration_steps: int = 7,
+        integration_steps: int | None = None,
         beta: float = 1e-4,
         kl_warmup_steps: int = 1000,
         gamma1: float | list[float] = 1.0,
@@ -147,7 +147,7 @@ class M3AE(VectorVAE):
         levels = len(decoder_channels) + 1
         shapes = level_shapes(self.image_shape, levels)
         self.deformation_latent_dim = int(deformation_latent_dim)
-        self.integration_steps = int(integration_steps)
+        self.integration_steps = integration_steps
         self.gammas = {
             i: per_level(settings[f"gamma{i}"], levels if i == 2 else levels - 1)
             for i in range(1, 6)

@@ -35,8 +35,8 @@ from latentcf.config import validate_section
 from latentcf.errors import ConfigError
 from latentcf.metrics import masked_metrics
 from latentcf.models.base import LatentAutoencoder, build_model, model_settings
-from latentcf.models.settings import model_input_files
 from latentcf.models.checkpoint import config_hash, model_payload, restore_model, save_model
+from latentcf.models.settings import model_input_files
 from latentcf.train import checkpoints as ckpt
 from latentcf.train.data import VolumeSet, batch_indices, flip_mask, load_mask, load_volume
 from latentcf.train.device import (
