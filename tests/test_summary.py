@@ -71,3 +71,56 @@ def test_summary_lists_each_sampled_models_realism(tmp_path):
     assert float(rows["m3ae"][header.index("folding (composed)")]) == pytest.approx(
         pooled, abs=1e-3
     )
+
+
+def test_summary_compares_models_on_reconstruction_counterfactuals_forecasts_and_realism(tmp_path):
+    cohort = tmp_path / "cohort.tsv"
+    pd.DataFrame({"participant_id": ["sub-1"], "split": ["test"]}).to_csv(
+        cohort, sep="\t", index=False
+    )
+    inputs = {"cohort": str(cohort)}
+    for model, ssim, error in (("vqvae", 0.97, 3.0), ("m3ae", 0.95, 6.0)):
+        folder = tmp_path / model
+        folder.mkdir()
+        recon = pd.DataFrame(
+            {"ssim": [ssim, ssim + 0.01], "psnr": [25.0, 27.0], "mae": [0.03, 0.05]}
+        )
+        truth = pd.DataFrame(
+            {
+                "scans": ["held-out", "held-out", "train"],
+                "mean_abs_error_pp": [error, error + 2, 100.0],  # train rows are left out
+            }
+        )
+        forecast = pd.DataFrame(
+            {
+                "method": ["ols", "ols", "no_change", "no_change", "prior_single", "prior_single"],
+                "structure": ["hippocampus", "lateral_ventricles"] * 3,
+                "abs_error_vs_truth_pp": [5.0, 7.0, 8.0, 8.0, 4.0, 6.0],
+            }
+        )
+        for name, table in (
+            ("reconstruction_metrics.tsv", recon),
+            ("ground_truth_summary.tsv", truth),
+            ("forecast.tsv", forecast),
+        ):
+            write_tsv_atomic(table, folder / name)
+        inputs[f"{model}: evaluation"] = [
+            str(folder / n)
+            for n in ("reconstruction_metrics.tsv", "ground_truth_summary.tsv", "forecast.tsv")
+        ]
+    sampled_model(tmp_path / "m3ae" / "sample", shift=0.5, fid=None, warps=False)
+    inputs["m3ae: samples from the prior"] = [str(tmp_path / "m3ae" / "sample" / "realism.tsv")]
+    text = write_summary(tmp_path, inputs, tmp_path / "summary.md").read_text()
+    section = text.split("## Models compared")[1].split("\n## ")[0]
+    lines = [line for line in section.splitlines() if line.startswith("|")]
+    header = [c.strip() for c in lines[0].strip("|").split("|")]
+    assert header == [
+        "model", "SSIM", "PSNR", "MAE", "counterfactual abs. error (pp)",
+        "forecast abs. error (pp), best", "forecast abs. error (pp), no_change",
+        "samples: multivariate W1/SD",
+    ]  # fmt: skip
+    rows = {
+        r[0]: r for r in ([c.strip() for c in line.strip("|").split("|")] for line in lines[2:])
+    }
+    assert rows["vqvae"][1:6] == ["0.975", "26", "0.04", "4", "5.00 (prior_single)"]
+    assert rows["m3ae"][4] == "7" and rows["vqvae"][7] == "nan" and float(rows["m3ae"][7]) > 0

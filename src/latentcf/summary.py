@@ -6,6 +6,7 @@ import json
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -40,6 +41,9 @@ def write_summary(
         paths = [paths] if isinstance(paths, str) else list(paths)
         example = _rel(paths[0], out_path) if paths else "-"
         lines.append(f"| {stage} | {len(paths)} | `{example}` |")
+    families = _family_comparison(inputs)
+    if families:
+        lines += ["", "## Models compared", "", families]
     for stage, paths in inputs.items():
         for path in [paths] if isinstance(paths, str) else paths:
             if Path(path).name in TABLES_TO_SUMMARISE:
@@ -65,6 +69,66 @@ def write_summary(
         lines += ["", "## Figures", ""]
         lines += [f"![{p.stem}]({_rel(p, out_path)})" for p in figures]
     return write_text_atomic("\n".join(lines) + "\n", out_path)
+
+
+def _model_files(inputs: Mapping[str, str | Sequence[str]]) -> dict[str, dict[str, Path]]:
+    """{model: {file name: path}} of every input under a "<model>: ..." stage."""
+    files: dict[str, dict[str, Path]] = {}
+    for stage, paths in inputs.items():
+        if ":" not in stage:
+            continue
+        for path in [paths] if isinstance(paths, str) else paths:
+            files.setdefault(stage.split(":")[0], {})[Path(path).name] = Path(path)
+    return files
+
+
+def _family_comparison(inputs: Mapping[str, str | Sequence[str]]) -> str:
+    """One row per model: held-out reconstruction (mean SSIM, PSNR, MAE), counterfactual error
+    against the truth (mean |error| over the held-out interventions x structures, pp), forecast
+    error (mean over structures, pp: the best method and no_change) and, for sampled models,
+    the multivariate realism distance. Columns a run lacks are left out."""
+    rows = []
+    for model, files in _model_files(inputs).items():
+        row: dict[str, Any] = {"model": model}
+        if "reconstruction_metrics.tsv" in files:
+            recon = pd.read_csv(files["reconstruction_metrics.tsv"], sep="\t")
+            row |= {
+                "SSIM": recon["ssim"].mean(),
+                "PSNR": recon["psnr"].mean(),
+                "MAE": recon["mae"].mean(),
+            }
+        if "ground_truth_summary.tsv" in files:
+            truth = pd.read_csv(files["ground_truth_summary.tsv"], sep="\t")
+            held_out = truth[truth["scans"] == "held-out"]
+            if len(held_out):
+                row["counterfactual abs. error (pp)"] = held_out["mean_abs_error_pp"].mean()
+        if "forecast.tsv" in files:
+            forecast = pd.read_csv(files["forecast.tsv"], sep="\t")
+            error = next(
+                (c for c in ("abs_error_vs_truth_pp", "abs_error_vs_observed_pp") if c in forecast),
+                None,
+            )
+            if error and "method" in forecast:
+                by_method = forecast.groupby("method")[error].mean()
+                best = by_method.drop("no_change", errors="ignore")
+                if len(best):
+                    row["forecast abs. error (pp), best"] = f"{best.min():.2f} ({best.idxmin()})"
+                if "no_change" in by_method:
+                    row["forecast abs. error (pp), no_change"] = by_method["no_change"]
+        if "realism.tsv" in files:
+            realism = pd.read_csv(files["realism.tsv"], sep="\t").set_index("structure")
+            if "multivariate" in realism.index:
+                row["samples: multivariate W1/SD"] = realism.at["multivariate", "w1_per_sd"]
+        if len(row) > 1:
+            rows.append(row)
+    if not rows:
+        return ""
+    return (
+        "Held-out reconstruction (inside the brain mask), counterfactual and forecast errors "
+        "against the truth (demo) or the observed change, and the realism of samples from the "
+        "prior (errors and distances: lower is better):\n\n"
+        + pd.DataFrame(rows).round(3).to_markdown(index=False)
+    )
 
 
 def _forecast_comparison(inputs: Mapping[str, str | Sequence[str]]) -> str:

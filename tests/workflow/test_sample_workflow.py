@@ -1,5 +1,6 @@
-"""The sample stages on the real Snakemake DAG: a tiny betavae added to the shared tiny run is
-sampled, its samples segmented and compared with the held-out scans; other families get no jobs."""
+"""The sample stages on the real Snakemake DAG: a tiny betavae and a tiny m3ae added to the shared
+tiny run are sampled, their samples segmented and compared with the held-out scans (m3ae's warps
+checked for folding); other families get no jobs."""
 
 from __future__ import annotations
 
@@ -26,13 +27,15 @@ SAMPLE_RULES = {"sample", "segment_samples", "sample_realism"}
 # A betavae small enough for a few CPU seconds (the tiny config trains 6 steps).
 BETAVAE = {"family": "betavae", "channels": [4, 8, 8], "decoder_channels": [8, 8, 4],
            "bottleneck_channels": 4, "latent_dim": 8, "norm_num_groups": 4}  # fmt: skip
+M3AE = {**BETAVAE, "family": "m3ae", "deformation_latent_dim": 4}
 SAMPLE = {"n": 3, "batch_size": 2, "figure_images": 2}
 
 
 def sampled_config(folder: Path, **sample) -> Path:
-    """The tiny config plus the betavae model and a `sample` section, written to `folder`."""
+    """The tiny config plus the betavae and m3ae models and a `sample` section, in `folder`."""
     config = yaml.safe_load(TINY.read_text())
     config["models"]["betavae"] = BETAVAE
+    config["models"]["m3ae"] = M3AE
     config["sample"] = {**SAMPLE, **sample}
     path = folder / f"sampled_{len(list(folder.glob('sampled_*.yaml')))}.yaml"
     path.write_text(yaml.safe_dump(config))
@@ -55,7 +58,7 @@ def sampled_run(tiny_run, tmp_path_factory) -> tuple[Path, Path]:
     workdir = tmp_path_factory.mktemp("sampled")
     shutil.copytree(tiny_run, workdir, symlinks=True, dirs_exist_ok=True)
     config = sampled_config(workdir)
-    run_snakemake(workdir, config, *targets())
+    run_snakemake(workdir, config, *targets(), *targets("m3ae")[1:])
     return workdir, config
 
 
@@ -101,12 +104,24 @@ def test_samples_are_drawn_segmented_and_compared_with_held_out_scans(sampled_ru
     assert "Regional volumes" in (folder / "realism.html").read_text()
 
 
+def test_m3ae_samples_are_warped_templates_without_folding(sampled_run):
+    workdir, _ = sampled_run
+    folder = workdir / "results" / "m3ae" / "sample"
+    jacobians = pd.read_csv(folder / derivatives.SAMPLE_JACOBIANS, sep="\t")
+    assert list(jacobians.columns) == COLUMNS and not jacobians.empty
+    assert (jacobians["folding_fraction"] == 0).all()
+    realism = pd.read_csv(folder / "realism.tsv", sep="\t")
+    assert (realism["n_generated"] == 3).all() and realism["w1_per_sd"].notna().all()
+
+
 def test_only_models_with_a_prior_get_sample_jobs(tiny_run, sampled_run, tmp_path):
     """The default target of the tiny run plus a betavae plans each sample rule once, for the
     betavae only; a vqvae's samples are no rule's output."""
     jobs = planned_job_list(tiny_run, sampled_config(tmp_path))
     sample_jobs = sorted((rule, wc) for rule, wc in jobs if rule in SAMPLE_RULES)
-    assert sample_jobs == sorted((rule, "model=betavae") for rule in SAMPLE_RULES)
+    assert sample_jobs == sorted(
+        (r, f"model={m}") for r in SAMPLE_RULES for m in ("betavae", "m3ae")
+    )
     workdir, config = sampled_run
     result = run_snakemake(workdir, config, "--dry-run", *targets("vqvae"), check=False)
     assert result.returncode != 0 and "results/vqvae/sample" in result.stdout + result.stderr
