@@ -1,4 +1,4 @@
-"""The run summary's realism section: every sampled model's realism numbers side by side."""
+"""The run summary (summary.md): each sampled model's realism side by side, and the models compared."""
 
 from __future__ import annotations
 
