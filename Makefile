@@ -9,9 +9,13 @@ STAMP := $(VENV)/.installed
 CORES ?= 2
 SNAKEMAKE := $(BIN)/snakemake --profile profiles/default --cores $(CORES)
 
-.PHONY: venv demo test lint clean
+.PHONY: venv venv-slurm demo test lint clean
 
 venv: $(STAMP)
+
+# The optional SLURM executor (profiles/slurm); the tests need it to run the workflow on a real scheduler.
+SLURM_STAMP := $(VENV)/.installed-slurm
+venv-slurm: $(SLURM_STAMP)
 
 # torch first, on its own and pinned: anything that pulls an unpinned torch brings GBs of CUDA wheels.
 $(STAMP): pyproject.toml requirements/torch.txt requirements/lock.txt requirements/nodeps.txt
@@ -21,6 +25,10 @@ $(STAMP): pyproject.toml requirements/torch.txt requirements/lock.txt requiremen
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -r requirements/nodeps.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $(STAMP)
+
+$(SLURM_STAMP): $(STAMP) requirements/slurm.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check -c requirements/lock.txt -r requirements/slurm.txt
+	touch $(SLURM_STAMP)
 
 demo: $(STAMP)
 	$(SNAKEMAKE)
@@ -32,7 +40,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/snakemake --lint --cores 1
 
-test: lint
+test: lint $(SLURM_STAMP)
 	$(BIN)/python -m pytest
 
 clean:

@@ -67,6 +67,58 @@ def test_covariate_falls_back_to_participants_when_no_sessions_table(tmp_path):
     assert table.loc["sub-002/ses-01/anat/sub-002_ses-01", "age"] == 62.0
 
 
+def _scans_tsv(root, subject, session, rows, header=("filename", "age")):
+    """Write sub-<s>/ses-<t>/sub-<s>_ses-<t>_scans.tsv with `rows`."""
+    folder = root / f"sub-{subject}" / f"ses-{session}"
+    return write_tsv(folder / f"sub-{subject}_ses-{session}_scans.tsv", header, rows)
+
+
+def test_scans_tsv_wins_over_sessions_and_participants(tmp_path):
+    root = make_bids(tmp_path / "bids", n_subjects=3, noise=False)
+    _scans_tsv(root, "002", "01", [("anat/sub-002_ses-01_T1w.nii.gz", 70.5)])
+    _scans_tsv(root, "003", "02", [("./anat/sub-003_ses-02_T1w.nii.gz", 80)])
+    table = _build(root).table.set_index("scan")
+    assert table.loc["sub-002/ses-01/anat/sub-002_ses-01", "age"] == 70.5
+    assert table.loc["sub-003/ses-02/anat/sub-003_ses-02", "age"] == 80.0
+    assert table.loc["sub-002/ses-02/anat/sub-002_ses-02", "age"] == 64.0  # no scans.tsv
+    assert table.loc["sub-003/ses-02/anat/sub-003_ses-02", "sex"] == "F"  # not in scans.tsv
+
+
+def test_scans_tsv_without_a_row_for_the_file_falls_back(tmp_path):
+    root = make_bids(tmp_path / "bids", n_subjects=3, noise=False)
+    _scans_tsv(root, "001", "01", [("anat/sub-001_ses-01_T2w.nii.gz", 99)])
+    table = _build(root).table.set_index("scan")
+    assert table.loc["sub-001/ses-01/anat/sub-001_ses-01", "age"] == 61.0  # sessions.tsv
+
+
+def test_covariate_only_in_scans_tsv_is_found(tmp_path):
+    root = make_bids(tmp_path / "bids", n_subjects=3, sessions=("01",), noise=False)
+    for i in (1, 2, 3):
+        _scans_tsv(root, f"{i:03d}", "01", [(f"anat/sub-{i:03d}_ses-01_T1w.nii.gz", 1.5 * i)],
+                   header=("filename", "scanner_field"))  # fmt: skip
+    covariates = {**COVARIATES, "scanner_field": {"type": "numeric", "min": 0, "max": 10}}
+    table = _build(root, covariates=covariates).table
+    assert sorted(table["scanner_field"]) == [1.5, 3.0, 4.5]
+
+
+def test_scans_tsv_with_a_bad_value_names_its_cell(tmp_path):
+    root = make_bids(tmp_path / "bids", n_subjects=3, noise=False)
+    _scans_tsv(root, "002", "02", [("anat/sub-002_ses-02_T1w.nii.gz", "old")])
+    cohort = _build(root)
+    (message,) = cohort.excluded["reason"]
+    assert "sub-002/ses-02/sub-002_ses-02_scans.tsv line 2, column 'age'" in message
+    assert "'old'" in message
+
+
+def test_scans_tsv_with_a_duplicate_file_is_refused(tmp_path):
+    root = make_bids(tmp_path / "bids", n_subjects=3, noise=False)
+    name = "anat/sub-001_ses-01_T1w.nii.gz"
+    path = _scans_tsv(root, "001", "01", [(name, 70), (name, 71)])
+    with pytest.raises(InputDataError, match="lines 2 and 3, column 'filename': duplicate") as err:
+        _build(root)
+    assert str(path) in str(err.value)
+
+
 def test_several_runs_keep_the_lowest(tmp_path):
     root = make_bids(tmp_path / "bids", n_subjects=3, noise=False)
     anat = root / "sub-001" / "ses-01" / "anat"

@@ -146,6 +146,15 @@ def test_added_sessions_table_makes_the_tables_stale(tmp_path, walks):
     assert walks.count == 1
 
 
+def test_scans_tsv_is_tracked(tmp_path, walks):
+    root = make_bids(tmp_path / "bids", n_subjects=4, noise=False)
+    scans = root / "sub-002" / "ses-01" / "sub-002_ses-01_scans.tsv"
+    scans.write_text("filename\tage\nanat/sub-002_ses-01_T1w.nii.gz\t70\n")
+    cohort, excluded = _ingest(root, tmp_path / "out")
+    assert str(scans) in ingest_inputs(root, cohort, excluded) == ingest_inputs(root, None, None)
+    assert walks.count == 1  # the second call's
+
+
 def test_participant_label(tmp_path, walks):
     root = make_bids(tmp_path / "bids", n_subjects=4, noise=False)
     split = {"val_fraction": 0, "test_fraction": 0}

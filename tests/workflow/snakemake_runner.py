@@ -8,17 +8,47 @@ import subprocess
 import sys
 from pathlib import Path
 
+import yaml
+
 REPO = Path(__file__).resolve().parents[2]
 SNAKEMAKE = Path(sys.executable).parent / "snakemake"
+TINY = Path(__file__).with_name("config_tiny.yaml")
+#: In the tiny run's folder when it ran without network (conftest.tiny_run).
+OFFLINE_MARK = ".ran-without-network"
+
+
+def variant(tmp_path: Path, **sections) -> Path:
+    """The tiny config with some sections updated (one level deep), written to tmp_path."""
+    config = yaml.safe_load(TINY.read_text())
+    for section, values in sections.items():
+        config[section] = {**config.get(section, {}), **values}
+    path = tmp_path / "variant.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def network_can_be_cut() -> bool:
+    """True when `unshare -n` can run a command without network here (root or user namespaces)."""
+    try:
+        return subprocess.run(["unshare", "-n", "--", "true"], capture_output=True).returncode == 0
+    except OSError:
+        return False
 
 
 def run_snakemake(
-    workdir: Path, configfile: Path, *args: str, check: bool = True, env: dict | None = None
+    workdir: Path,
+    configfile: Path,
+    *args: str,
+    check: bool = True,
+    env: dict | None = None,
+    offline: bool = False,
 ) -> subprocess.CompletedProcess:
     """`snakemake` on REPO/Snakefile inside `workdir`; returns the finished process (text output).
 
-    `env` adds environment variables (e.g. PYTHONPATH to run another copy of the package)."""
-    command = [
+    `env` adds environment variables (e.g. PYTHONPATH to run another copy of the package);
+    `offline` runs it in a network namespace of its own (`unshare -n`: no network at all)."""
+    command = ["unshare", "-n", "--"] if offline else []
+    command += [
         str(SNAKEMAKE), "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
         "--configfile", str(configfile), "--cores", "2", "--resources", "gpu=1", *args,
     ]  # fmt: skip

@@ -4,10 +4,13 @@ Scans: `sub-<l>/[ses-<l>/]anat/sub-<l>[_ses-<l>][_<key>-<value>...]_T1w.nii[.gz]
 else (other suffixes, sidecars, derivatives/, sourcedata/, code/, hidden files) is ignored.
 The entities of a file name (subject, session, run) are read by pybids with the standard BIDS
 config; the whole-name grammar is checked here, since pybids' parser does not check it.
-Covariates come from `participants.tsv` (one row per participant_id) and the per-subject
-`sub-<l>/sub-<l>_sessions.tsv` (one row per session_id). For a scan with a session, a
-covariate is read from the sessions table when that table has the column, else from
-participants.tsv; for a scan without a session, from participants.tsv.
+Covariates come from `participants.tsv` (one row per participant_id), the per-subject
+`sub-<l>/sub-<l>_sessions.tsv` (one row per session_id) and the per-session
+`sub-<l>/[ses-<l>/]sub-<l>[_ses-<l>]_scans.tsv` (one row per file, `filename` relative to
+that folder, e.g. `anat/sub-01_ses-01_T1w.nii.gz`). The most specific table wins: a
+covariate is read from the scans table when it has the column and a row for the file, else
+from the sessions table when it has the column (scans with a session only), else from
+participants.tsv.
 """
 
 from __future__ import annotations
@@ -207,14 +210,23 @@ def collect_bids(
         table = _read_sessions(root, pid)
         if table is not None:
             sessions[pid] = table
-    _check_columns_exist(root, covariates, participants, sessions)
+    scans_tables = _read_scans_tables(files)
+    _check_columns_exist(root, covariates, participants, sessions, scans_tables)
 
     participant_rows = _index(participants, "participant_id", "sub") if participants else {}
     session_rows = {pid: _index(t, "session_id", "ses") for pid, t in sessions.items()}
+    scans_rows = {folder: _index_filenames(t) for folder, t in scans_tables.items()}
     records = []
     for item in files:
         record = ScanRecord(item.participant_id, item.session_id, item.path)
+        folder = item.path.parent.parent
+        filename = item.path.relative_to(folder).as_posix()
         for spec in covariates:
+            table = scans_tables.get(folder)
+            hit = scans_rows[folder].get(filename) if table is not None else None
+            if hit is not None and spec.name in table.columns:
+                record.cells[spec.name] = table.cell(hit[0], hit[1], spec.name)
+                continue
             _attach_cell(record, spec.name, participants, participant_rows, sessions, session_rows)
         records.append(record)
     log.info(
@@ -242,6 +254,39 @@ def _read_sessions(root: Path, participant_id: str) -> Table | None:
     return read_tsv(path, f"{participant_id}/{path.name}", required=("session_id",))
 
 
+def scans_table_path(t1w: Path, participant_id: str, session_id: str | None) -> Path:
+    """The BIDS scans table that lists `t1w` (.../sub-<l>/[ses-<l>/]anat/<file>)."""
+    stem = f"{participant_id}_{session_id}" if session_id else participant_id
+    return t1w.parent.parent / f"{stem}_scans.tsv"
+
+
+def _read_scans_tables(files: Sequence[T1wFile]) -> dict[Path, Table]:
+    """{session (or subject) folder: its scans table} for the folders of `files` that have one."""
+    tables: dict[Path, Table] = {}
+    for item in files:
+        path = scans_table_path(item.path, item.participant_id, item.session_id)
+        if path.parent not in tables and path.is_file():
+            name = path.relative_to(path.parents[2 if item.session_id else 1]).as_posix()
+            tables[path.parent] = read_tsv(path, name, required=("filename",))
+    return tables
+
+
+def _index_filenames(table: Table) -> dict[str, tuple[int, dict[str, str]]]:
+    """Rows of a scans table by `filename` (relative to its folder, '/'-separated)."""
+    rows: dict[str, tuple[int, dict[str, str]]] = {}
+    for line, row in table.rows:
+        key = row["filename"].strip().replace("\\", "/").removeprefix("./")
+        if key in rows:
+            raise InputDataError(
+                table.path,
+                f"lines {rows[key][0]} and {line}, column 'filename': duplicate value '{key}'; "
+                "expected one row per file",
+                "Merge or remove the duplicate rows",
+            )
+        rows[key] = (line, row)
+    return rows
+
+
 def _index(table: Table, column: str, prefix: str) -> dict[str, tuple[int, dict[str, str]]]:
     """Rows of `table` by normalised id in `column`; fails on duplicate or malformed ids."""
     rows: dict[str, tuple[int, dict[str, str]]] = {}
@@ -263,17 +308,20 @@ def _check_columns_exist(
     covariates: Sequence[CovariateSpec],
     participants: Table | None,
     sessions: dict[str, Table],
+    scans_tables: dict[Path, Table],
 ) -> None:
     """Fail when a configured covariate is a column of no table at all (dataset-level)."""
     columns: set[str] = set(participants.columns) if participants else set()
-    for table in sessions.values():
+    for table in [*sessions.values(), *scans_tables.values()]:
         columns.update(table.columns)
-    columns -= {"participant_id", "session_id"}
+    columns -= {"participant_id", "session_id", "filename"}
     for spec in covariates:
         if spec.name not in columns:
             tables = ["participants.tsv"] if participants else []
             if sessions:
                 tables.append("sub-*/sub-*_sessions.tsv")
+            if scans_tables:
+                tables.append("*_scans.tsv")
             raise InputDataError(
                 root / "participants.tsv",
                 f"covariate '{spec.name}' (config key 'covariates') is a column of no table "

@@ -4,8 +4,8 @@ Snakemake reruns ingest when an input is newer than its outputs, or when the set
 differs from the one recorded when ingest last ran. The tracked set is: the BIDS root folder,
 participants.tsv (if present) and, for every T1w file ingest lists (kept or excluded) of the
 selected subjects: the file, its folders up to the root (a plain folder's mtime changes when an
-entry is added or removed: a new subject, session or run) and its subject's sessions.tsv (if
-present).
+entry is added or removed: a new subject, session or run), its subject's sessions.tsv and its
+session's scans.tsv (if present).
 
 Building that set by walking the tree would cost a walk on every dry run, --lint or --report.
 Once ingest has written cohort.tsv and excluded.tsv, their `path` columns already list every
@@ -130,8 +130,8 @@ def _candidates(root: str, scans: Iterable[str]) -> tuple[set[str], set[str], se
     """(folders, T1w files, tables that count when present) for T1w files at `scans`.
 
     `scans` are '/'-separated paths relative to `root`; results are `root` joined with them.
-    Folders: `root` and each scan's folders up to it. Tables: participants.tsv and each scan's
-    subject's sessions.tsv. A T1w that is a broken link (git-annex content not fetched) is
+    Folders: `root` and each scan's folders up to it. Tables: participants.tsv, each scan's
+    subject's sessions.tsv and its session's (or, without sessions, subject's) scans.tsv. A T1w that is a broken link (git-annex content not fetched) is
     for the caller to leave out: Snakemake would stop on a missing input, and ingest lists it
     in excluded.tsv; its folders stay tracked.
     """
@@ -141,6 +141,8 @@ def _candidates(root: str, scans: Iterable[str]) -> tuple[set[str], set[str], se
         files.add(os.path.join(root, *parts))
         folders.update(os.path.join(root, *parts[:k]) for k in range(1, len(parts)))
         tables.add(os.path.join(root, parts[0], f"{parts[0]}_sessions.tsv"))
+        stem = "_".join(parts[:-2])  # sub-<l>[_ses-<l>]
+        tables.add(os.path.join(root, *parts[:-2], f"{stem}_scans.tsv"))
     return folders, files, tables
 
 
