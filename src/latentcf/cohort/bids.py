@@ -220,14 +220,19 @@ def collect_bids(
     for item in files:
         record = ScanRecord(item.participant_id, item.session_id, item.path)
         folder = item.path.parent.parent
-        filename = item.path.relative_to(folder).as_posix()
+        scans_table = scans_tables.get(folder)
+        hit = (
+            scans_rows[folder].get(item.path.relative_to(folder).as_posix())
+            if scans_table
+            else None
+        )
         for spec in covariates:
-            table = scans_tables.get(folder)
-            hit = scans_rows[folder].get(filename) if table is not None else None
-            if hit is not None and spec.name in table.columns:
-                record.cells[spec.name] = table.cell(hit[0], hit[1], spec.name)
-                continue
-            _attach_cell(record, spec.name, participants, participant_rows, sessions, session_rows)
+            if hit is not None and spec.name in scans_table.columns:
+                record.cells[spec.name] = scans_table.cell(hit[0], hit[1], spec.name)
+            else:
+                _attach_cell(
+                    record, spec.name, participants, participant_rows, sessions, session_rows
+                )
         records.append(record)
     log.info(
         "BIDS %s: %d T1w scans of %d subjects selected, %d files left out while listing",
@@ -254,7 +259,7 @@ def _read_sessions(root: Path, participant_id: str) -> Table | None:
     return read_tsv(path, f"{participant_id}/{path.name}", required=("session_id",))
 
 
-def scans_table_path(t1w: Path, participant_id: str, session_id: str | None) -> Path:
+def _scans_table_path(t1w: Path, participant_id: str, session_id: str | None) -> Path:
     """The BIDS scans table that lists `t1w` (.../sub-<l>/[ses-<l>/]anat/<file>)."""
     stem = f"{participant_id}_{session_id}" if session_id else participant_id
     return t1w.parent.parent / f"{stem}_scans.tsv"
@@ -264,7 +269,7 @@ def _read_scans_tables(files: Sequence[T1wFile]) -> dict[Path, Table]:
     """{session (or subject) folder: its scans table} for the folders of `files` that have one."""
     tables: dict[Path, Table] = {}
     for item in files:
-        path = scans_table_path(item.path, item.participant_id, item.session_id)
+        path = _scans_table_path(item.path, item.participant_id, item.session_id)
         if path.parent not in tables and path.is_file():
             name = path.relative_to(path.parents[2 if item.session_id else 1]).as_posix()
             tables[path.parent] = read_tsv(path, name, required=("filename",))
