@@ -39,23 +39,31 @@ def test_killed_snakemake_reruns_only_what_had_not_finished(tiny_run, tmp_path):
     workdir = tmp_path / "run"
     shutil.copytree(tiny_run, workdir, symlinks=True)
     assert planned_jobs(workdir, TINY) == {}
-    # One core: the two models' forecast measurements run one after the other.
-    process = _start(workdir, "--forcerun", "measure_forecasts", "--until", "measure_forecasts")
+    # As in a first run cut short: the evaluation stage (measure_forecasts, evaluate) and the
+    # summary not yet built. (Snakemake does not rebuild a missing file whose consumers are up to
+    # date, so removing measure_forecasts' outputs alone would plan nothing.)
+    for model in MODELS:
+        shutil.rmtree(workdir / "results" / model / "evaluate")
+    (workdir / "results" / "summary.md").unlink()
+    # One core: one job at a time.
+    process = _start(workdir)
     # Kill once one measurement has finished and the other has started (marked incomplete).
-    model_of_job: dict[str, str] = {}
-    jobid = done = None
+    measurements: dict[str, str] = {}  # jobid -> model
+    rule = jobid = done = None
     deadline = time.monotonic() + 600
-    for line in process.stderr:  # job blocks: "jobid: N" ... "wildcards: model=X"
+    for line in process.stderr:  # job blocks: "rule X:", "jobid: N", ..., "wildcards: model=M"
         field = line.strip()
-        if field.startswith("jobid: "):
+        if field.endswith(":") and field.split()[0] in ("rule", "localrule"):
+            rule = field.split()[1].rstrip(":")
+        elif field.startswith("jobid: "):
             jobid = field.split()[1]
-        elif field.startswith("wildcards: model=") and jobid:
-            model_of_job[jobid] = field.removeprefix("wildcards: model=")
-            if done and len(model_of_job) == 2:
+        elif field.startswith("wildcards: model=") and rule == "measure_forecasts":
+            measurements[jobid] = field.removeprefix("wildcards: model=")
+            if done and len(measurements) == 2:
                 time.sleep(2)
                 break
         elif field.startswith("Finished jobid: ") and "(Rule: measure_forecasts)" in field:
-            done = model_of_job[field.split()[2]]
+            done = measurements[field.split()[2]]
         assert time.monotonic() < deadline, "the measurements did not run within 10 min"
     os.killpg(process.pid, signal.SIGKILL)
     process.wait()
@@ -68,6 +76,7 @@ def test_killed_snakemake_reruns_only_what_had_not_finished(tiny_run, tmp_path):
     jobs = planned_job_list(workdir, TINY, "--rerun-incomplete")
     assert ("measure_forecasts", f"model={cut_off}") in jobs
     assert ("measure_forecasts", f"model={done}") not in jobs
+    assert ("evaluate", f"model={cut_off}") in jobs and ("summary", "") in jobs
     run_snakemake(workdir, TINY, "--rerun-incomplete")
     assert _measured(workdir, done).stat().st_mtime_ns == stamp
     assert planned_jobs(workdir, TINY) == {}
