@@ -9,6 +9,7 @@ NaN-filled file fails its own job and nothing else. Every output file is written
 from __future__ import annotations
 
 import contextlib
+import gzip
 import json
 import os
 import shutil
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import nibabel as nib
 import numpy as np
+from nibabel.openers import ImageOpener
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -64,43 +66,94 @@ def read_header_checked(path: str | Path) -> nib.Nifti1Image:
             "Pass one T1w volume per file (a 4D file with a single volume is accepted)",
         )
     if min(shape[:3]) < 2:
-        raise InputDataError(path, f"expected a 3D image, got a 2D slice of shape {tuple(shape)}")
-    zooms = np.asarray(img.header.get_zooms()[:3], dtype=float)
-    if not np.all(np.isfinite(zooms)) or zooms.min() < MIN_VOXEL_MM or zooms.max() > MAX_VOXEL_MM:
         raise InputDataError(
             path,
-            f"voxel size {tuple(round(float(z), 4) for z in zooms)} mm is outside [{MIN_VOXEL_MM}, {MAX_VOXEL_MM}] mm",
-            "The header's pixdim is probably wrong; fix it before running the workflow",
+            f"expected a 3D image, got a 2D slice of shape {tuple(shape)}",
+            "Pass one 3D T1w volume per file",
         )
+    _check_voxel_size(path, img)
     if not np.all(np.isfinite(img.affine)) or abs(np.linalg.det(img.affine[:3, :3])) < 1e-9:
-        raise InputDataError(path, "the voxel-to-world affine is singular or not finite")
+        raise InputDataError(
+            path,
+            "the voxel-to-world affine is singular or not finite",
+            "Fix the header's sform/qform or re-convert the scan",
+        )
     return img
+
+
+def _mm(sizes: Any) -> tuple[float, ...]:
+    """Voxel sizes for messages: 4 significant digits, tiny ones not rounded to 0."""
+    return tuple(float(f"{float(z):.4g}") for z in sizes)
+
+
+def _check_voxel_size(path: Path, img: nib.Nifti1Image) -> None:
+    """Refuse a voxel size outside [MIN_VOXEL_MM, MAX_VOXEL_MM] in the header or the affine.
+
+    nibabel silently turns a stored pixdim of 0 into 1 and a negative one into its absolute
+    value, so the stored header is re-read without those fixes; the affine's voxel sizes are
+    what the registration and resampling use.
+    """
+    fix = "The header's pixdim/sform is probably wrong; fix it before running the workflow"
+    with ImageOpener(str(path)) as fh:
+        stored = type(img.header).from_fileobj(fh, check=False)
+    pixdim = np.asarray(stored["pixdim"][1:4], dtype=float)
+    if not np.all(np.isfinite(pixdim)) or pixdim.min() <= 0:
+        raise InputDataError(
+            path,
+            f"expected positive voxel sizes in the header (pixdim[1:4]), got {_mm(pixdim)} mm",
+            fix,
+        )
+    for what, sizes in (
+        ("", np.asarray(img.header.get_zooms()[:3], dtype=float)),
+        (" (from the affine)", np.linalg.norm(np.asarray(img.affine, dtype=float)[:3, :3], axis=0)),
+    ):
+        if (
+            not np.all(np.isfinite(sizes))
+            or sizes.min() < MIN_VOXEL_MM
+            or sizes.max() > MAX_VOXEL_MM
+        ):
+            raise InputDataError(
+                path,
+                f"voxel size{what} {_mm(sizes)} mm is outside [{MIN_VOXEL_MM}, {MAX_VOXEL_MM}] mm",
+                fix,
+            )
 
 
 def load_t1w(path: str | Path) -> nib.Nifti1Image:
     """Load a 3D T1w image with its voxels as float32, after full validity checks.
 
     Returns a 3D `Nifti1Image` (a singleton 4th axis is dropped). Raises
-    :class:`InputDataError` for unreadable/truncated files, wrong dimensionality,
+    :class:`InputDataError` for unreadable/truncated/corrupt files, wrong dimensionality,
     NaN/Inf voxels and constant images.
     """
     img = read_header_checked(path)
     try:
+        if Path(path).name.endswith(".gz"):
+            # The whole stream, so that its CRC is checked: nibabel stops reading after the
+            # last voxel, and a corrupt block in the middle would give wrong voxels silently.
+            img = type(img).from_bytes(gzip.decompress(Path(path).read_bytes()))
         data = np.asarray(img.dataobj, dtype=np.float32)
-    except Exception as exc:  # truncated gzip, short file
+    except Exception as exc:  # truncated or corrupt gzip, short file
         raise InputDataError(
             path,
-            f"could not read the voxel data ({type(exc).__name__}: {exc}); the file is probably truncated",
+            f"could not read the voxel data ({type(exc).__name__}: {exc}); the file is truncated or corrupt",
+            "Re-copy or re-download the file",
         ) from exc
     if data.ndim == 4:
         data = data[..., 0]
     n_bad = int(np.count_nonzero(~np.isfinite(data)))
     if n_bad:
         raise InputDataError(
-            path, f"{n_bad} voxels are NaN or Inf", "Replace them (e.g. by 0) or re-export the scan"
+            path,
+            f"{n_bad} voxels are NaN or Inf; expected finite intensities",
+            "Replace them (e.g. by 0) or re-export the scan",
         )
     if float(data.max()) == float(data.min()):
-        raise InputDataError(path, f"the image is constant (every voxel is {float(data.min())})")
+        raise InputDataError(
+            path,
+            f"the image is constant (every voxel is {float(data.min())}); expected a T1w scan",
+            "Check the conversion that wrote this file (an empty image usually means it failed)",
+        )
     header = img.header.copy()
     header.set_data_dtype(np.float32)
     return nib.Nifti1Image(data, img.affine, header)

@@ -94,6 +94,8 @@ def build_cohort(
                 [e.reason for e in problems],
                 MAX_LISTED,
             )
+            + "\nFix these values or files, or set ingest.strict: false to leave these scans out "
+            "(listed in excluded.tsv)"
         )
     if not rows:
         raise IngestError(

@@ -131,7 +131,12 @@ def open_session(model: Path, threads: int, providers: str) -> Any:
         return ort.InferenceSession(str(model), options, providers=_providers(providers))
     except Exception as err:  # onnxruntime raises its own (pybind) exception types
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise InputDataError(model, f"not a valid ONNX model (onnxruntime: {first})") from err
+        raise InputDataError(
+            model,
+            f"not a valid ONNX model (onnxruntime: {first})",
+            "Point segment.onnx.model at a SynthSeg-compatible .onnx network "
+            "(re-download it if the file is truncated)",
+        ) from err
 
 
 class OnnxSegmenter:
