@@ -42,6 +42,7 @@ from latentcf.models.base import (
     full_precision,
     register_family,
 )
+from latentcf.models.collectives import global_randn_like
 from latentcf.models.settings import klae_problems
 
 PERCEPTUAL_KEY = "models.<name>.perceptual_network"
@@ -183,7 +184,7 @@ class KLAE(LatentAutoencoder):
         latent = self.encode(x)
         with full_precision(x):
             mu, logvar = latent["mu"].float(), latent["logvar"].float()
-            z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+            z = mu + global_randn_like(mu) * torch.exp(0.5 * logvar)
             kl = 0.5 * (mu.pow(2) + logvar.exp() - logvar - 1).sum(dim=(1, 2, 3, 4)).mean()
         recon = self.autoencoder.decode(z)
         adversarial = self._adversarial_active(step)

@@ -16,6 +16,7 @@ import torch
 
 from latentcf.errors import ConfigError
 from latentcf.models.base import Latent, LatentAutoencoder, full_precision
+from latentcf.models.collectives import global_randn_like
 from latentcf.models.vector_blocks import ConvEncoder
 
 
@@ -87,6 +88,6 @@ class VectorVAE(LatentAutoencoder):
         """(z, KL per scan averaged over the batch): z = mu + exp(logvar / 2) * eps, in fp32."""
         with full_precision(latent["mu"]):
             mu, logvar = latent["mu"].float(), latent["logvar"].float()
-            z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+            z = mu + global_randn_like(mu) * torch.exp(0.5 * logvar)
             kl = 0.5 * (mu.pow(2) + logvar.exp() - logvar - 1).sum(dim=1).mean()
         return z, kl

@@ -12,6 +12,11 @@ discriminator): the generator's AdamW leaves the adversary's parameters out; a s
 clipping) minimises :meth:`LatentAutoencoder.adversary_loss` after each generator step, on the
 step's detached reconstruction; its loss is the column ``adversary_loss``, and its weights and
 optimiser state are in every checkpoint, so a resumed run stays bit-identical on CPU.
+
+With `train.distributed.processes` P > 1 the same loop runs in P processes under torchrun
+(latentcf.train.distributed): each takes its slice of every global batch, gradients are averaged
+by DistributedDataParallel, the table's values are averaged over the processes, and rank 0 alone
+evaluates, checkpoints and writes.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ import math
 import random
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,7 +39,7 @@ from tqdm import tqdm
 from latentcf.config import validate_section
 from latentcf.errors import ConfigError
 from latentcf.metrics import masked_metrics
-from latentcf.models.base import LatentAutoencoder, build_model, model_settings
+from latentcf.models.base import LatentAutoencoder, TrainingLoss, build_model, model_settings
 from latentcf.models.checkpoint import config_hash, model_payload, restore_model, save_model
 from latentcf.models.settings import model_input_files
 from latentcf.train import checkpoints as ckpt
@@ -45,6 +50,17 @@ from latentcf.train.device import (
     resolve_precision,
     select_device,
     to_memory_format,
+)
+from latentcf.train.distributed import (
+    Ranks,
+    any_rank,
+    check_batch,
+    launch,
+    mean_across_ranks,
+    objectives,
+    start_process_group,
+    stop_process_group,
+    under_torchrun,
 )
 from latentcf.train.table import plot_table, write_table
 
@@ -121,15 +137,37 @@ def train_model(
     train_config : config["train"] (missing keys take the schema defaults).
     seed : config["seed"].
     outputs : where to write; checkpoints go to outputs.checkpoint_dir.
-    threads : CPU threads for torch (default: train.threads).
+    threads : CPU threads for torch (default: train.threads), shared by the processes of a
+        distributed run.
 
     Returns the path of the final model file.
     """
     cfg = merged_train_config(train_config)
     model_config = model_settings(model_config)
     threads = max(1, int(threads or cfg["threads"]))
-    torch.set_num_threads(threads)
+    processes = cfg["distributed"]["processes"]
+    check_batch(cfg["batch_size"], processes)
+    if processes > 1 and not under_torchrun():
+        spec = {
+            "train_images": [str(p) for p in train_images],
+            "val_images": [str(p) for p in val_images],
+            "val_masks": [str(p) for p in val_masks],
+            "model_config": dict(model_config),
+            "train_config": dict(cfg),
+            "seed": seed,
+            "outputs": {k: str(v) for k, v in vars(outputs).items()},
+            "threads": threads,
+        }
+        launch(processes, spec, outputs.checkpoint_dir / "distributed-spec.json")
+        return outputs.model
     device = select_device(cfg["device"])
+    ranks = start_process_group(cfg["distributed"]["backend"], device) if processes > 1 else Ranks()
+    if ranks.size > 1:
+        check_batch(cfg["batch_size"], ranks.size)
+        threads = max(1, threads // ranks.size)
+        if device.type == "cuda":
+            device = torch.device("cuda", ranks.local_rank)
+    torch.set_num_threads(threads)
     precision = resolve_precision(cfg["precision"], device)
     channels_last = resolve_channels_last(cfg["channels_last"], device)
     log.info(
@@ -154,6 +192,7 @@ def train_model(
             "input_files": [_file_sha256(f) for f in model_input_files(model_config)],
             "device": device.type,
             "threads": threads,
+            **({"processes": ranks.size} if ranks.size > 1 else {}),
         }
     )
 
@@ -190,6 +229,9 @@ def train_model(
         step, elapsed_before = int(resumed["step"]), float(resumed["elapsed_s"])
         rows = list(resumed["table"])
 
+    training_loss, adversary_loss = objectives(model, ranks, device)
+    if not ranks.main:
+        val_items = []
     val_cache = [(load_volume(i, data.shape), load_mask(m, data.shape)) for i, m in val_items]
     start_time = time.monotonic()
     budget_s = cfg["max_minutes"] * 60 if cfg["max_minutes"] else math.inf
@@ -201,6 +243,7 @@ def train_model(
         ascii=True,
         ncols=100,
         desc="train",
+        disable=not ranks.main,
     )
 
     def seconds() -> float:
@@ -208,14 +251,14 @@ def train_model(
 
     model.train()
     while step < cfg["max_steps"]:
-        if seconds() > budget_s:
+        if any_rank(seconds() > budget_s):
             log.info("time budget of %s min reached at step %d", cfg["max_minutes"], step)
             break
-        x = _batch(data, step, cfg, seed, device, channels_last)
+        x = _batch(data, step, cfg, seed, device, channels_last, ranks)
         step += 1
         lr = optimiser.param_groups[0]["lr"]
         with autocast(device, precision):
-            objective = model.training_loss(x, step)
+            objective = training_loss(x, step)
         loss = objective.total
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
@@ -226,16 +269,21 @@ def train_model(
         adversary_row = {}
         if adversary_optimiser is not None and objective.reconstruction is not None:
             adversary_row = adversary_step(
-                model, x, objective.reconstruction, step, adversary_optimiser, lr, cfg, precision
-            )
+                adversary_loss, x, objective.reconstruction, step, adversary_optimiser, lr, cfg,
+                precision,
+            )  # fmt: skip
         row = {
             "step": step,
             "epoch": (step * cfg["batch_size"] - 1) // len(data),
             "lr": lr,
-            "loss": float(loss.detach()),
-            **{f"loss_{k}": float(v.detach()) for k, v in objective.terms.items()},
-            **{k: float(v) for k, v in objective.stats.items()},
-            **adversary_row,
+            **mean_across_ranks(
+                {
+                    "loss": float(loss.detach()),
+                    **{f"loss_{k}": float(v.detach()) for k, v in objective.terms.items()},
+                    **{k: float(v) for k, v in objective.stats.items()},
+                    **adversary_row,
+                }
+            ),
             "seconds": seconds(),
         }
         del objective
@@ -259,7 +307,7 @@ def train_model(
         rows.append(row)
         bar.update(1)
         bar.set_postfix(loss=f"{row['loss']:.4f}", refresh=False)
-        if step % cfg["checkpoint_every"] == 0 and step < cfg["max_steps"]:
+        if ranks.main and step % cfg["checkpoint_every"] == 0 and step < cfg["max_steps"]:
             payload = {
                 "model": model_payload(model, model_config),
                 "optimizer": optimiser.state_dict(),
@@ -277,6 +325,9 @@ def train_model(
                 outputs.checkpoint_dir, step, fingerprint, payload, cfg["keep_checkpoints"]
             )
     bar.close()
+    if not ranks.main:
+        stop_process_group()
+        return outputs.model
     if rows and "val_ssim" not in rows[-1] and val_cache:
         rows[-1].update(evaluate(model, val_cache, device, precision, channels_last))
 
@@ -294,6 +345,7 @@ def train_model(
     write_table(rows, outputs.table)
     plot_table(outputs.table, outputs.plot)
     log.info("wrote %s after %d steps", outputs.model, step)
+    stop_process_group()
     return outputs.model
 
 
@@ -316,7 +368,7 @@ def split_parameters(
 
 
 def adversary_step(
-    model: LatentAutoencoder,
+    adversary_loss: Callable[..., TrainingLoss | None],
     x: torch.Tensor,
     reconstruction: torch.Tensor,
     step: int,
@@ -327,11 +379,13 @@ def adversary_step(
 ) -> dict[str, float]:
     """One update of the model's adversary at learning rate `lr` (the generator's of this step).
 
+    adversary_loss: the model's adversary_loss (or its DDP wrapper in a distributed run).
+
     Returns the table columns: ``adversary_loss`` and the adversary's statistics; {} while the
     family does not train its adversary yet (adversary_loss returned None).
     """
     with autocast(x.device, precision):
-        objective = model.adversary_loss(x, reconstruction, step)
+        objective = adversary_loss(x, reconstruction, step)
     if objective is None:
         return {}
     for group in optimiser.param_groups:
@@ -356,12 +410,16 @@ def _batch(
     seed: int,
     device: torch.device,
     channels_last: bool,
+    ranks: Ranks,
 ) -> torch.Tensor:
-    """Batch `step` (0-based) of the seeded data order, flipped where flip_augment says."""
+    """This process's share of batch `step` (0-based) of the seeded data order (all of it in a
+    single-process run), flipped where flip_augment says."""
     idx = batch_indices(step, len(data), cfg["batch_size"], seed)
-    batch = data.batch(idx)
+    share = len(idx) // ranks.size
+    mine = slice(ranks.rank * share, (ranks.rank + 1) * share)
+    batch = data.batch(idx[mine])
     if cfg["flip_augment"]:
-        flips = flip_mask(step, len(idx), seed)
+        flips = flip_mask(step, len(idx), seed)[mine]
         batch[flips] = batch[flips, :, ::-1]
     x = torch.from_numpy(np.ascontiguousarray(batch)).to(device, non_blocking=True)
     return to_memory_format(x, channels_last)
