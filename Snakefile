@@ -34,3 +34,8 @@ rule all:
         f"{OUT}/summary.md",
         # samples from the prior of every model whose family has one (also in the summary)
         [path for paths in sample_targets().values() for path in paths],
+
+
+onerror:
+    # One line per failed scan (input file, log, error) and how to go on (see common.smk).
+    report_failed_scans()

@@ -140,7 +140,9 @@ def read_chunk_tables(chunk_dirs: Sequence[str | Path]) -> pd.DataFrame:
         pd.read_csv(Path(d) / derivatives.SCANS_TABLE, sep="\t").assign(chunk_dir=str(d))
         for d in chunk_dirs
     ]
-    return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
+    if not tables:  # no chunk holds a scan of the asked splits (e.g. nothing is held out)
+        return pd.DataFrame(columns=["scan", *METRIC_COLUMNS, "chunk_dir"])
+    return pd.concat(tables, ignore_index=True)
 
 
 def summarise_reconstructions(

@@ -164,3 +164,22 @@ def test_summary_table_and_figure(trained, synthetic_4mm, tmp_path):
         "scan", "participant_id", "session_id", "split", "mae", "psnr", "ssim", "n_voxels",
     ]  # fmt: skip
     assert_figure_panels(tmp_path / "recon.png", rows=2, columns=9)
+
+
+def test_summary_without_held_out_scans_is_an_empty_table(synthetic_4mm, tmp_path):
+    """split fractions 0 (one or two subjects): no chunk holds a val/test scan."""
+    images, _ = synthetic_4mm
+    cohort = pd.DataFrame(
+        {"scan": SCANS[:2], "participant_id": [s[:7] for s in SCANS[:2]], "session_id": "n/a",
+         "path": [str(Path(p).absolute()) for p in images[:2]], "split": "train"}
+    )  # fmt: skip
+    cohort.to_csv(tmp_path / "cohort.tsv", sep="\t", index=False)
+    table = summarise_reconstructions(
+        tmp_path / "cohort.tsv", [], ["val", "test"], tmp_path / "summary.tsv",
+        tmp_path / "recon.png", {}, resolution_mm=4, family="vqvae",
+    )  # fmt: skip
+    assert table.empty
+    assert list(pd.read_csv(tmp_path / "summary.tsv", sep="\t").columns)[:4] == [
+        "scan", "participant_id", "session_id", "split",
+    ]  # fmt: skip
+    assert (tmp_path / "recon.png").exists()

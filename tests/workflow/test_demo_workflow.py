@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -304,7 +305,8 @@ def test_bad_config_stops_before_any_job(tmp_path):
 
 def test_corrupt_scan_fails_alone(tiny_run, tmp_path):
     """A truncated file passes ingest's header check, fails its own preprocessing job, and the
-    other scans are preprocessed anyway (keep-going)."""
+    other scans are preprocessed anyway (keep-going); no training runs, and the run ends naming
+    the scan, its file, log and error, and how to go on (the Snakefile's onerror)."""
     cohort = pd.read_csv(tiny_run / "results" / "cohort" / "cohort.tsv", sep="\t").iloc[:2]
     table = cohort[["participant_id", "session_id", "path", "age", "sex", "diagnosis"]].copy()
     broken = tmp_path / "sub-900_ses-01_T1w.nii.gz"
@@ -331,3 +333,18 @@ def test_corrupt_scan_fails_alone(tiny_run, tmp_path):
         cohort["participant_id"] + "_" + cohort["session_id"]
     )
     assert not [p for p in (workdir / "results" / "preprocess").rglob("sub-900*") if p.is_file()]
+    assert not re.search(r"^(local)?rule train:", output, re.M)
+    assert not list((workdir / "results").glob("*/model/model.pt"))
+    log = "logs/preprocess/native/sub-900/ses-01/anat/sub-900_ses-01.log"
+    end = output[output.index("Exiting because a job execution failed") :]
+    assert (
+        "latentcf: 1 scan(s) failed; the stages that need them (training and every cohort-level "
+        "stage after it) did not run:\n"
+        f"  - sub-900 ses-01: {broken} failed in preprocess_native (log: {log}): could not read "
+        "the voxel data"
+    ) in end
+    assert "the file is truncated or corrupt" in end.split(log)[1].splitlines()[0]
+    assert (
+        "latentcf: to go on, fix or replace each file and rerun, or leave the scan out: remove "
+        f"its row from {tmp_path / 'scans.tsv'} (input.table)"
+    ) in end

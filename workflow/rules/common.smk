@@ -10,11 +10,13 @@ from pathlib import Path
 from latentcf import derivatives
 from latentcf.chunks import chunk_members
 from latentcf.cohort import ingest_inputs, read_cohort
+from latentcf.cohort.failures import FailedScanJob, failed_scans_message
 from latentcf.config import ConfigValidationError, model_train_config, validate_config
 from latentcf.hardware import gpu_request
 from latentcf.models.settings import FAMILIES_WITH_PRIOR, model_input_files
 from latentcf.provenance import code_version
 from latentcf.templates import TEMPLATE_ID
+from snakemake.logging import logger
 from snakemake.utils import min_version
 
 
@@ -92,6 +94,32 @@ def scan_input_t1w(wildcards):
 
 def scan_input_t1w_of(scan):
     return _cohort()[1][scan]
+
+
+def report_failed_scans():
+    """The Snakefile's onerror: one line per failed per-scan job (scan, input file, log, error)
+    and how to go on (latentcf.cohort.failures). Reads the jobs Snakemake's scheduler marked
+    failed; never raises (the hook must not hide Snakemake's own error)."""
+    try:
+        failed = workflow.scheduler.failed
+        path = f"{OUT}/cohort/cohort.tsv"
+        raw = _read_cohort(path, Path(path).stat().st_mtime)[1] if os.path.exists(path) else {}
+        jobs = [
+            FailedScanJob(
+                job.name,  # the rule's name
+                job.wildcards["scan"],
+                raw=raw.get(job.wildcards["scan"]),
+                log=str(job.log[0]) if job.log else None,
+            )
+            for group in failed
+            for job in getattr(group, "jobs", [group])
+            if "scan" in job.wildcards.keys()
+        ]
+        message = failed_scans_message(jobs, config["input"], demo=config["demo"]["enabled"])
+    except Exception as exc:  # a summary: never a second failure
+        message = f"latentcf: could not list the failed scans ({type(exc).__name__}: {exc})"
+    if message:
+        logger.error(message)
 
 
 # ---------------------------------------------------------------- preprocessed images
@@ -199,6 +227,12 @@ def model_files(wildcards):
 def train_runtime(wildcards):
     budget = model_train_config(config["train"], wildcards.model)["max_minutes"]
     return int(budget + 30) if budget else TRAIN_RUNTIME_MIN[RES]
+
+
+def train_gpus(wildcards):
+    """GPUs of a training job: one per process (train.distributed.processes) on a GPU device."""
+    train = model_train_config(config["train"], wildcards.model)
+    return gpu_request(train["device"]) * train["distributed"].get("processes", 1)
 
 
 # ---------------------------------------------------------------- evaluation

@@ -38,7 +38,7 @@ rule train:
     threads: lambda wildcards: model_train_config(config["train"], wildcards.model)["threads"]
     priority: 1  # every model stage waits on it: start it before other ready jobs
     resources:
-        gpu=lambda wildcards: gpu_request(model_train_config(config["train"], wildcards.model)["device"]),
+        gpu=train_gpus,
         mem_mb=TRAIN_MEM_MB[RES],
         runtime=train_runtime,
     conda:
