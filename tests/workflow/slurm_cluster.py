@@ -4,7 +4,9 @@
 /etc/slurm/slurm.conf); :func:`single_node_cluster` starts munged, slurmctld and slurmd with every
 file in a private folder under /tmp, one partition ``debug`` and one GPU declared as a generic
 resource (backed by a regular file: scheduling only, no device), and stops every daemon it started
-on the way out, also when the test fails. Facts this relies on: ../shared/notes/SLURM.md.
+on the way out, also when the test fails. Finished jobs stay listed (`squeue -t all`) for an hour
+(MinJobAge), so that a test can check what each job asked for. Facts this relies on:
+../shared/notes/SLURM.md.
 """
 
 from __future__ import annotations
@@ -56,7 +58,7 @@ ProctrackType=proctrack/linuxproc
 TaskPlugin=task/none
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core_Memory
-MinJobAge=300
+MinJobAge=3600
 JobAcctGatherType=jobacct_gather/none
 AccountingStorageType=accounting_storage/none
 GresTypes=gpu
