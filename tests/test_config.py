@@ -185,3 +185,12 @@ def test_per_model_training_overrides(tmp_path):
         {**DEMO_ON, "models": models, "train": {"per_model": {"a": {"per_model": {}}}}}
     )
     assert "'train.per_model.a': per_model cannot be nested" in nested
+
+
+def test_a_batch_the_training_processes_cannot_share_is_refused_at_parse_time():
+    models = {"a": {"family": "vqvae"}, "b": {"family": "vqvae"}}
+    train = {"batch_size": 4, "distributed": {"nodes": 2, "processes": 1},
+             "per_model": {"b": {"distributed": {"nodes": 3, "processes": 1}}}}  # fmt: skip
+    problems = problems_of({**DEMO_ON, "models": models, "train": train})
+    assert "'train.batch_size' (model 'b'): got 4; expected a multiple of" in problems
+    assert "(3 x 1 = 3)" in problems and "model 'a'" not in problems

@@ -219,6 +219,23 @@ def _per_model_train_problems(
             yield from exc.problems
 
 
+def _batch_share_problems(config: Mapping[str, Any]) -> Iterator[str]:
+    """Every process of a distributed training run takes an equal share of the batch."""
+    for name in config["models"]:
+        train = model_train_config(config["train"], name)
+        distributed = train.get("distributed", {})
+        nodes, processes = distributed.get("nodes", 1), distributed.get("processes", 1)
+        batch = train.get("batch_size")
+        if not all(isinstance(v, int) for v in (nodes, processes, batch)):
+            continue  # a wrong type is the schema's message
+        if batch % (nodes * processes):
+            yield (
+                f"'train.batch_size' (model {name!r}): got {batch}; expected a multiple of "
+                f"train.distributed.nodes x processes ({nodes} x {processes} = "
+                f"{nodes * processes}): every process takes an equal share of the batch"
+            )
+
+
 def _semantic_problems(config: Mapping[str, Any]) -> Iterator[str]:
     """Checks across keys that a schema cannot express."""
     covariates = config["covariates"]
@@ -237,6 +254,7 @@ def _semantic_problems(config: Mapping[str, Any]) -> Iterator[str]:
     yield from preprocess_settings_problems(config["preprocess"])
     yield from model_problems(config["models"])
     yield from _per_model_train_problems(config["train"]["per_model"], config["models"])
+    yield from _batch_share_problems(config)
     network = config["sample"]["feature_network"]
     if network is not None and not Path(network).is_file():
         yield (

@@ -1,11 +1,14 @@
-"""A real single-node SLURM cluster (Debian slurm-wlm + munge) started for a test and stopped after it.
+"""A real SLURM cluster (Debian slurm-wlm + munge) started for a test and stopped after it.
 
 :func:`missing_requirements` says why one cannot start here (not root, binaries absent, a foreign
-/etc/slurm/slurm.conf); :func:`single_node_cluster` starts munged, slurmctld and slurmd with every
-file in a private folder under /tmp, one partition ``debug`` and one GPU declared as a generic
-resource (backed by a regular file: scheduling only, no device), and stops every daemon it started
-on the way out, also when the test fails. Finished jobs stay listed (`squeue -t all`) for an hour
-(MinJobAge), so that a test can check what each job asked for. Facts this relies on:
+/etc/slurm/slurm.conf, the executor plugin absent); :func:`cluster` starts munged, slurmctld and
+one slurmd per node with every file in a private folder under /tmp, one partition ``debug`` and
+one GPU per node declared as a generic resource (backed by a regular file: scheduling only, no
+device), and stops every daemon it started on the way out, also when the test fails. One node is
+this host under its own name; N > 1 nodes are N slurmd daemons on this host (node1..nodeN, own
+ports, the machine's CPUs and memory shared out), which SLURM schedules as separate nodes: a job
+can span them and srun starts one task on each. Finished jobs stay listed (`squeue -t all`) for
+an hour (MinJobAge), so that a test can check what each job asked for. Facts this relies on:
 ../shared/notes/SLURM.md.
 """
 
@@ -36,17 +39,34 @@ def missing_requirements() -> str | None:
         return f"{', '.join(absent)} not installed (Debian packages slurm-wlm and munge)"
     if SYSTEM_CONF.exists() and not SYSTEM_CONF.is_symlink():
         return f"{SYSTEM_CONF} exists: this machine has its own SLURM configuration"
+    try:
+        import snakemake_executor_plugin_slurm  # noqa: F401
+    except ImportError:
+        return "snakemake-executor-plugin-slurm is not installed (make venv-slurm)"
     return None
 
 
-def _write_config(root: Path, host: str) -> Path:
-    cpus = os.cpu_count() or 1
-    mem_mb = int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**20 * 0.8)
-    (root / "gpu0").write_text("")  # gres File= must exist; no device behind it
-    (root / "gres.conf").write_text(f"Name=gpu File={root / 'gpu0'}\n")
+def _write_config(root: Path, host: str, nodes: list[str]) -> Path:
+    cpus = max(1, (os.cpu_count() or 1) // len(nodes))
+    mem_mb = int(
+        os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**20 * 0.8 / len(nodes)
+    )
+    gres = []
+    for name in nodes:
+        (root / f"gpu-{name}").write_text("")  # gres File= must exist; no device behind it
+        gres.append(f"NodeName={name} Name=gpu File={root / f'gpu-{name}'}")
+    (root / "gres.conf").write_text("\n".join(gres) + "\n")
     (root / "cgroup.conf").write_text("CgroupPlugin=cgroup/v1\n")  # slurmd needs a valid one
     for folder in ("state", "spool"):
         (root / folder).mkdir()
+    if nodes == [host]:
+        node_lines = [f"NodeName={host} CPUs={cpus} RealMemory={mem_mb} Gres=gpu:1 State=UNKNOWN"]
+    else:  # several slurmd on this host: each its own name, port, spool, pid and log file (%n)
+        node_lines = [
+            f"NodeName={name} NodeHostname={host} NodeAddr=127.0.0.1 Port={17000 + i} "
+            f"CPUs={cpus} RealMemory={mem_mb} Gres=gpu:1 State=UNKNOWN"
+            for i, name in enumerate(nodes)
+        ]
     conf = root / "slurm.conf"
     conf.write_text(
         f"""ClusterName=latentcf-test
@@ -64,12 +84,12 @@ AccountingStorageType=accounting_storage/none
 GresTypes=gpu
 ReturnToService=2
 StateSaveLocation={root / "state"}
-SlurmdSpoolDir={root / "spool"}
+SlurmdSpoolDir={root / "spool" / "%n"}
 SlurmctldPidFile={root / "slurmctld.pid"}
-SlurmdPidFile={root / "slurmd.pid"}
+SlurmdPidFile={root / "slurmd-%n.pid"}
 SlurmctldLogFile={root / "slurmctld.log"}
-SlurmdLogFile={root / "slurmd.log"}
-NodeName={host} CPUs={cpus} RealMemory={mem_mb} Gres=gpu:1 State=UNKNOWN
+SlurmdLogFile={root / "slurmd-%n.log"}
+{chr(10).join(node_lines)}
 PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 """
     )
@@ -107,30 +127,31 @@ def _stop(pid_file: Path) -> None:
 
 def _wait_idle(env: dict[str, str], root: Path, seconds: float = 60) -> None:
     deadline = time.monotonic() + seconds
-    state = ""
+    states: set[str] = set()
     while time.monotonic() < deadline:
         result = subprocess.run(
-            ["sinfo", "-h", "-o", "%T"], capture_output=True, text=True, env=env, check=False
+            ["sinfo", "-h", "-N", "-o", "%T"], capture_output=True, text=True, env=env, check=False
         )
-        state = result.stdout.strip()
-        if state == "idle":
+        states = set(result.stdout.split())
+        if states == {"idle"}:
             return
         time.sleep(0.5)
     logs = "\n".join(
-        f"--- {name}\n{(root / name).read_text()[-2000:]}"
-        for name in ("slurmctld.log", "slurmd.log")
-        if (root / name).exists()
+        f"--- {path.name}\n{path.read_text()[-2000:]}" for path in sorted(root.glob("slurm*.log"))
     )
-    raise RuntimeError(f"the test cluster's node is {state!r} after {seconds} s, not idle\n{logs}")
+    raise RuntimeError(
+        f"the test cluster's nodes are {states}, not all idle after {seconds} s\n{logs}"
+    )
 
 
 @contextlib.contextmanager
-def single_node_cluster() -> Iterator[dict[str, str]]:
-    """Start the cluster; yield the environment (SLURM_CONF set) that its clients need."""
+def cluster(nodes: int = 1) -> Iterator[dict[str, str]]:
+    """Start a cluster of `nodes` nodes; yield the environment (SLURM_CONF set) its clients need."""
     root = Path(tempfile.mkdtemp(prefix="latentcf-slurm-"))
     root.chmod(0o755)  # munged (user munge) must reach its socket folder
     host = socket.gethostname().split(".")[0]
-    conf = _write_config(root, host)
+    names = [host] if nodes == 1 else [f"node{i + 1}" for i in range(nodes)]
+    conf = _write_config(root, host, names)
     env = {**os.environ, "SLURM_CONF": str(conf)}
     linked = False
     try:
@@ -141,11 +162,15 @@ def single_node_cluster() -> Iterator[dict[str, str]]:
         SYSTEM_CONF.symlink_to(conf)
         linked = True
         subprocess.run(["slurmctld", "-f", str(conf)], check=True, env=env)
-        subprocess.run(["slurmd", "-f", str(conf)], check=True, env=env)
+        for name in names:
+            node = [] if nodes == 1 else ["-N", name]
+            subprocess.run(["slurmd", "-f", str(conf), *node], check=True, env=env)
         _wait_idle(env, root)
         yield env
     finally:
-        for pid_file in ("slurmd.pid", "slurmctld.pid", "munge/munged.pid"):
+        for name in names:
+            _stop(root / f"slurmd-{name}.pid")
+        for pid_file in ("slurmctld.pid", "munge/munged.pid"):
             _stop(root / pid_file)
         if linked:
             SYSTEM_CONF.unlink()

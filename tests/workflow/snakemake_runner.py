@@ -45,12 +45,13 @@ def run_snakemake(
 ) -> subprocess.CompletedProcess:
     """`snakemake` on REPO/Snakefile inside `workdir`; returns the finished process (text output).
 
+    `args` may start with targets (they follow an option of one value).
     `env` adds environment variables (e.g. PYTHONPATH to run another copy of the package);
     `offline` runs it in a network namespace of its own (`unshare -n`: no network at all)."""
     command = ["unshare", "-n", "--"] if offline else []
     command += [
         str(SNAKEMAKE), "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
-        "--configfile", str(configfile), "--cores", "2", "--resources", "gpu=1", *args,
+        "--configfile", str(configfile), "--resources", "gpu=1", "--cores", "2", *args,
     ]  # fmt: skip
     env = {**os.environ, "OMP_NUM_THREADS": "1", **(env or {})}
     result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=1800)

@@ -31,7 +31,7 @@ import pytest
 import torch
 import yaml
 
-from .slurm_cluster import missing_requirements, single_node_cluster
+from .slurm_cluster import cluster, missing_requirements
 from .snakemake_runner import REPO, TINY, run_snakemake, variant
 
 pytestmark = pytest.mark.workflow
@@ -57,24 +57,14 @@ ALLOWED_TO_DIFFER = {
 CLOCK_KEYS = {"elapsed_s", "seconds"}
 
 
-def _cluster_unavailable() -> str | None:
-    reason = missing_requirements()
-    if reason is None:
-        try:
-            import snakemake_executor_plugin_slurm  # noqa: F401
-        except ImportError:
-            reason = "snakemake-executor-plugin-slurm is not installed (make venv-slurm)"
-    return reason
-
-
 @pytest.fixture(scope="module")
 def slurm_env():
-    reason = _cluster_unavailable()
+    reason = missing_requirements()
     if reason:
         if os.environ.get("CI") == "true":
             pytest.fail(f"CI must run the SLURM test, but no cluster can start: {reason}")
         pytest.skip(f"no SLURM cluster can start here: {reason}")
-    with single_node_cluster() as env:
+    with cluster() as env:
         yield env
 
 

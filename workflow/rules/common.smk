@@ -217,6 +217,7 @@ FORECAST_SPLITS = config["forecast"]["splits"]
 
 TRAIN_MEM_MB = {1: 24000, 2: 6000, 4: 2000}
 TRAIN_RUNTIME_MIN = {1: 1440, 2: 240, 4: 60}
+TRAIN_SLURM_RESOURCES = ("nodes", "tasks", "mpi", "gres", "tasks_per_gpu")
 
 
 def model_files(wildcards):
@@ -229,10 +230,36 @@ def train_runtime(wildcards):
     return int(budget + 30) if budget else TRAIN_RUNTIME_MIN[RES]
 
 
-def train_gpus(wildcards):
-    """GPUs of a training job: one per process (train.distributed.processes) on a GPU device."""
+def _train_layout(wildcards) -> tuple[int, int, int]:
+    """(nodes, processes per node, GPUs per process: 0 or 1) of a model's training job."""
     train = model_train_config(config["train"], wildcards.model)
-    return gpu_request(train["device"]) * train["distributed"].get("processes", 1)
+    distributed = train["distributed"]
+    return distributed.get("nodes", 1), distributed["processes"], gpu_request(train["device"])
+
+
+def train_gpus(wildcards):
+    """GPUs of a training job on one node: one per process (train.distributed) on a GPU device.
+    Several nodes: None (the per-node request is the SLURM `gres`, train_slurm)."""
+    nodes, processes, gpus = _train_layout(wildcards)
+    return gpus * processes if nodes == 1 else None
+
+
+def train_slurm(wildcards) -> dict:
+    """A training job's SLURM resources when it spans several nodes (train.distributed.nodes),
+    as snakemake-executor-plugin-slurm reads them: `nodes` and `tasks` (one task per node), `mpi`
+    (the plugin then runs the rule on the job's first node without wrapping it in srun: the rule
+    starts srun itself, latentcf.train.slurm_nodes) and on GPUs `gres` gpu:P (P GPUs on each node;
+    tasks_per_gpu 0 leaves out the plugin's --ntasks-per-gpu). One node: none of them (a
+    callable that returns None leaves the resource out)."""
+    nodes, processes, gpus = _train_layout(wildcards)
+    if nodes == 1:
+        return {}
+    on_gpus = {"gres": f"gpu:{processes}", "tasks_per_gpu": 0} if gpus else {}
+    return {"nodes": nodes, "tasks": nodes, "mpi": "srun", **on_gpus}
+
+
+def train_slurm_resource(name):
+    return lambda wildcards: train_slurm(wildcards).get(name)
 
 
 # ---------------------------------------------------------------- evaluation

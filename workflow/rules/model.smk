@@ -41,6 +41,7 @@ rule train:
         gpu=train_gpus,
         mem_mb=TRAIN_MEM_MB[RES],
         runtime=train_runtime,
+        **{name: train_slurm_resource(name) for name in TRAIN_SLURM_RESOURCES},
     conda:
         "../../envs/latentcf.yaml"
     script:

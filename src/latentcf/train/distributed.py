@@ -1,7 +1,8 @@
 """Training across processes (`train.distributed`): torchrun, the process group and DDP.
 
 A run with `processes: P > 1` re-launches training under torchrun (``torch.distributed.run
---standalone``: P processes on this node, NCCL on GPUs, gloo on CPU). Every process builds the
+--standalone``: P processes on this node, NCCL on GPUs, gloo on CPU); with `nodes: N > 1`, one
+torchrun per node of the SLURM job (latentcf.train.slurm_nodes). Every process builds the
 same model from the same seed, takes its equal slice of each global batch (rank order), and
 DistributedDataParallel averages the gradients; the model's non-gradient state (EMA codebooks,
 posterior noise) uses the global batch (latentcf.models.collectives). So P processes train the
@@ -9,7 +10,8 @@ weights one process would with the same global batch, to float tolerance (the su
 order; a near-tie in a codebook's nearest-code search can flip). One exception on CPU: batch-norm
 layers (klae's patch discriminator) normalise over each process's share of the batch, as
 torch's SyncBatchNorm needs GPUs; on GPUs they are converted to SyncBatchNorm. Rank 0 alone
-evaluates, checkpoints and writes; a checkpoint resumes under the same number of processes.
+evaluates, checkpoints and writes; a checkpoint resumes under the same number of processes
+(nodes x processes).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import socket
 import subprocess
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -40,11 +43,13 @@ class DistributedTrainingError(LatentCFError):
 
 @dataclass(frozen=True)
 class Ranks:
-    """This process's place in the run: rank, number of processes, GPU index on its node."""
+    """This process's place in the run: rank, number of processes (all nodes), GPU index and
+    number of processes on its node."""
 
     rank: int = 0
     size: int = 1
     local_rank: int = 0
+    local_size: int = 1
 
     @property
     def main(self) -> bool:
@@ -57,15 +62,22 @@ def under_torchrun() -> bool:
     return "WORLD_SIZE" in os.environ and "LOCAL_RANK" in os.environ
 
 
-def check_batch(batch_size: int, processes: int) -> int:
-    """Scans per process and step: batch_size / processes (ConfigError if not a whole number)."""
-    if batch_size % processes:
+def world_size(distributed: Mapping[str, int]) -> int:
+    """Processes of the whole run: train.distributed nodes x processes (per node)."""
+    return distributed.get("nodes", 1) * distributed["processes"]
+
+
+def check_batch(batch_size: int, distributed: Mapping[str, int]) -> int:
+    """Scans per process and step: batch_size / (nodes x processes) (ConfigError if not whole)."""
+    nodes, processes = distributed.get("nodes", 1), distributed["processes"]
+    if batch_size % (nodes * processes):
         raise ConfigError(
             "train.batch_size",
-            f"expected a multiple of train.distributed.processes ({processes}), got {batch_size}",
+            "expected a multiple of train.distributed.nodes x processes "
+            f"({nodes} x {processes} = {nodes * processes}), got {batch_size}",
             "Every process takes an equal share of the batch: change either value",
         )
-    return batch_size // processes
+    return batch_size // (nodes * processes)
 
 
 def start_process_group(backend: str, device: torch.device) -> Ranks:
@@ -78,7 +90,8 @@ def start_process_group(backend: str, device: torch.device) -> Ranks:
     if device.type == "cuda":
         torch.cuda.set_device(local_rank)
     dist.init_process_group(backend=backend)
-    return Ranks(dist.get_rank(), dist.get_world_size(), local_rank)
+    local_size = int(os.environ.get("LOCAL_WORLD_SIZE", dist.get_world_size()))
+    return Ranks(dist.get_rank(), dist.get_world_size(), local_rank, local_size)
 
 
 def stop_process_group() -> None:
@@ -132,7 +145,7 @@ def mean_across_ranks(row: Mapping[str, float]) -> dict[str, float]:
     """Each value averaged over the processes (a table row of the global batch)."""
     if not (dist.is_available() and dist.is_initialized()):
         return dict(row)
-    keys = sorted(row)
+    keys = list(row)  # the same order on every process: the table's column order
     values = torch.tensor(
         [float(row[k]) for k in keys], dtype=torch.float64, device=_collective_device()
     )
@@ -158,30 +171,35 @@ def any_rank(flag: bool) -> bool:
     return bool(value.item())
 
 
-def launch(processes: int, spec: Mapping[str, Any], spec_path: Path) -> None:
-    """Run `latentcf.train.worker` under torchrun with `processes` processes on this node.
+def launch(
+    distributed: Mapping[str, int], spec: Mapping[str, Any], spec_path: Path, gpus: bool
+) -> None:
+    """Run `latentcf.train.worker` under torchrun: train.distributed `processes` on this node,
+    or on each of `nodes` nodes of this SLURM job (gpus: one GPU per process).
 
     spec: train_model's keyword arguments (JSON-serialisable), written to `spec_path`.
     The processes' output goes to this process's stderr (the rule's log).
     """
+    nodes, processes = distributed.get("nodes", 1), distributed["processes"]
+    if nodes == 1:
+        command = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
+        command += [f"--nproc-per-node={processes}", "-m", "latentcf.train.worker", str(spec_path)]
+    else:  # this process runs on the job's first node: the rendezvous is here
+        from latentcf.train import slurm_nodes  # not at import: srun tasks run it as __main__
+
+        master = f"{socket.gethostname()}:{slurm_nodes.free_port()}"
+        command = slurm_nodes.srun_command(
+            nodes, processes, spec["threads"], gpus, spec_path, master
+        )
     spec_path.parent.mkdir(parents=True, exist_ok=True)
     spec_path.write_text(json.dumps(spec, indent=1))
-    command = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--standalone",
-        f"--nproc-per-node={processes}",
-        "-m",
-        "latentcf.train.worker",
-        str(spec_path),
-    ]
-    log.info("training with %d processes: %s", processes, " ".join(command))
+    log.info("training with %d x %d processes: %s", nodes, processes, " ".join(command))
     sys.stderr.flush()
     result = subprocess.run(command, stdout=sys.stderr, stderr=sys.stderr, check=False)
     spec_path.unlink(missing_ok=True)
     if result.returncode != 0:
+        launcher = "torchrun" if nodes == 1 else "srun"
         raise DistributedTrainingError(
-            f"distributed training failed (torchrun exit status {result.returncode}); "
+            f"distributed training failed ({launcher} exit status {result.returncode}); "
             "the failing process's error is in the log above this line"
         )

@@ -13,10 +13,10 @@ clipping) minimises :meth:`LatentAutoencoder.adversary_loss` after each generato
 step's detached reconstruction; its loss is the column ``adversary_loss``, and its weights and
 optimiser state are in every checkpoint, so a resumed run stays bit-identical on CPU.
 
-With `train.distributed.processes` P > 1 the same loop runs in P processes under torchrun
-(latentcf.train.distributed): each takes its slice of every global batch, gradients are averaged
-by DistributedDataParallel, the table's values are averaged over the processes, and rank 0 alone
-evaluates, checkpoints and writes.
+With `train.distributed` nodes x processes P > 1 the same loop runs in P processes under torchrun
+(latentcf.train.distributed; several nodes: latentcf.train.slurm_nodes): each takes its slice of
+every global batch, gradients are averaged by DistributedDataParallel, the table's values are
+averaged over the processes, and rank 0 alone evaluates, checkpoints and writes.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ from tqdm import tqdm
 
 from latentcf.config import validate_section
 from latentcf.errors import ConfigError
+from latentcf.hardware import gpu_request
 from latentcf.metrics import masked_metrics
 from latentcf.models.base import LatentAutoencoder, TrainingLoss, build_model, model_settings
 from latentcf.models.checkpoint import config_hash, model_payload, restore_model, save_model
@@ -61,6 +62,7 @@ from latentcf.train.distributed import (
     start_process_group,
     stop_process_group,
     under_torchrun,
+    world_size,
 )
 from latentcf.train.table import plot_table, write_table
 
@@ -145,8 +147,8 @@ def train_model(
     cfg = merged_train_config(train_config)
     model_config = model_settings(model_config)
     threads = max(1, int(threads or cfg["threads"]))
-    processes = cfg["distributed"]["processes"]
-    check_batch(cfg["batch_size"], processes)
+    processes = world_size(cfg["distributed"])
+    check_batch(cfg["batch_size"], cfg["distributed"])
     if processes > 1 and not under_torchrun():
         spec = {
             "train_images": [str(p) for p in train_images],
@@ -158,13 +160,13 @@ def train_model(
             "outputs": {k: str(v) for k, v in vars(outputs).items()},
             "threads": threads,
         }
-        launch(processes, spec, outputs.checkpoint_dir / "distributed-spec.json")
+        spec_path = outputs.checkpoint_dir / "distributed-spec.json"
+        launch(cfg["distributed"], spec, spec_path, gpus=gpu_request(cfg["device"]) > 0)
         return outputs.model
     device = select_device(cfg["device"])
     ranks = start_process_group(cfg["distributed"]["backend"], device) if processes > 1 else Ranks()
     if ranks.size > 1:
-        check_batch(cfg["batch_size"], ranks.size)
-        threads = max(1, threads // ranks.size)
+        threads = max(1, threads // ranks.local_size)
         if device.type == "cuda":
             device = torch.device("cuda", ranks.local_rank)
     torch.set_num_threads(threads)
