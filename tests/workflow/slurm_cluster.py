@@ -25,6 +25,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+
 DAEMONS = ("munged", "mungekey", "slurmctld", "slurmd", "sbatch", "squeue", "sinfo")
 #: The plugin's job step strips SLURM_CONF before `srun`, so srun finds the config only here.
 SYSTEM_CONF = Path("/etc/slurm/slurm.conf")
@@ -175,3 +177,15 @@ def cluster(nodes: int = 1) -> Iterator[dict[str, str]]:
         if linked:
             SYSTEM_CONF.unlink()
         shutil.rmtree(root, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def cluster_for_test(nodes: int = 1) -> Iterator[dict[str, str]]:
+    """:func:`cluster`, or skip the test saying why none can start here (fail it under CI)."""
+    reason = missing_requirements()
+    if reason:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI must run the SLURM tests, but no cluster can start: {reason}")
+        pytest.skip(f"no SLURM cluster can start here: {reason}")
+    with cluster(nodes) as env:
+        yield env

@@ -9,7 +9,6 @@ test skips and says why, except under CI, where it fails.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
@@ -19,7 +18,7 @@ import pandas as pd
 import pytest
 import torch
 
-from .slurm_cluster import cluster, missing_requirements
+from .slurm_cluster import cluster_for_test
 from .snakemake_runner import REPO, run_snakemake, variant
 
 pytestmark = pytest.mark.workflow
@@ -31,12 +30,7 @@ NOT_COMPARED = ("quantiser.cluster_size", "quantiser.embed_avg")
 
 @pytest.fixture(scope="module")
 def two_nodes():
-    reason = missing_requirements()
-    if reason:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI must run the SLURM test, but no cluster can start: {reason}")
-        pytest.skip(f"no SLURM cluster can start here: {reason}")
-    with cluster(nodes=2) as env:
+    with cluster_for_test(nodes=2) as env:
         yield env
 
 

@@ -247,8 +247,8 @@ def train_gpus(wildcards):
 def train_slurm(wildcards) -> dict:
     """A training job's SLURM resources when it spans several nodes (train.distributed.nodes),
     as snakemake-executor-plugin-slurm reads them: `nodes` and `tasks` (one task per node), `mpi`
-    (the plugin then runs the rule on the job's first node without wrapping it in srun: the rule
-    starts srun itself, latentcf.train.slurm_nodes) and on GPUs `gres` gpu:P (P GPUs on each node;
+    (the plugin then runs the job on its first node without wrapping it in srun, and training
+    starts srun itself: latentcf.train.slurm_nodes) and on GPUs `gres` gpu:P (P GPUs on each node;
     tasks_per_gpu 0 leaves out the plugin's --ntasks-per-gpu). One node: none of them (a
     callable that returns None leaves the resource out)."""
     nodes, processes, gpus = _train_layout(wildcards)
@@ -256,10 +256,6 @@ def train_slurm(wildcards) -> dict:
         return {}
     on_gpus = {"gres": f"gpu:{processes}", "tasks_per_gpu": 0} if gpus else {}
     return {"nodes": nodes, "tasks": nodes, "mpi": "srun", **on_gpus}
-
-
-def train_slurm_resource(name):
-    return lambda wildcards: train_slurm(wildcards).get(name)
 
 
 # ---------------------------------------------------------------- evaluation

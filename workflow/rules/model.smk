@@ -41,7 +41,7 @@ rule train:
         gpu=train_gpus,
         mem_mb=TRAIN_MEM_MB[RES],
         runtime=train_runtime,
-        **{name: train_slurm_resource(name) for name in TRAIN_SLURM_RESOURCES},
+        **{n: (lambda w, n=n: train_slurm(w).get(n)) for n in TRAIN_SLURM_RESOURCES},
     conda:
         "../../envs/latentcf.yaml"
     script:
