@@ -79,12 +79,13 @@ def test_summary_compares_models_on_reconstruction_counterfactuals_forecasts_and
         cohort, sep="\t", index=False
     )
     inputs = {"cohort": str(cohort)}
-    for model, ssim, error in (("vqvae", 0.97, 3.0), ("m3ae", 0.95, 6.0)):
+    for model, ssim, error, deviation in (("vqvae", 0.97, 3.0, 0.02), ("m3ae", 0.95, 6.0, 1e-4)):
         folder = tmp_path / model
         folder.mkdir()
         recon = pd.DataFrame(
-            {"ssim": [ssim, ssim + 0.01], "psnr": [25.0, 27.0], "mae": [0.03, 0.05]}
-        )
+            {"ssim": [ssim, ssim + 0.01], "psnr": [25.0, 27.0], "mae": [0.03, 0.05],
+             "deviation_real": [0.01, 0.03], "deviation_recon": [deviation, deviation]}
+        )  # fmt: skip
         truth = pd.DataFrame(
             {
                 "scans": ["held-out", "held-out", "train"],
@@ -115,12 +116,14 @@ def test_summary_compares_models_on_reconstruction_counterfactuals_forecasts_and
     lines = [line for line in section.splitlines() if line.startswith("|")]
     header = [c.strip() for c in lines[0].strip("|").split("|")]
     assert header == [
-        "model", "SSIM", "PSNR", "MAE", "counterfactual abs. error (pp)",
-        "forecast abs. error (pp), best", "forecast abs. error (pp), no_change",
-        "samples: multivariate W1/SD",
+        "model", "SSIM", "PSNR", "MAE", "decoded / real deviation",
+        "counterfactual abs. error (pp)", "forecast abs. error (pp), best",
+        "forecast abs. error (pp), no_change", "samples: multivariate W1/SD",
     ]  # fmt: skip
     rows = {
         r[0]: r for r in ([c.strip() for c in line.strip("|").split("|")] for line in lines[2:])
     }
-    assert rows["vqvae"][1:6] == ["0.975", "26", "0.04", "4", "5.00 (prior_single)"]
-    assert rows["m3ae"][4] == "7" and rows["vqvae"][7] == "nan" and float(rows["m3ae"][7]) > 0
+    # deviation: the reconstructions' mean over the scans' mean (0.02 / 0.02; 1e-4 / 0.02)
+    assert rows["vqvae"][1:7] == ["0.975", "26", "0.04", "1", "4", "5.00 (prior_single)"]
+    assert rows["m3ae"][4] == "0.005"
+    assert rows["m3ae"][5] == "7" and rows["vqvae"][8] == "nan" and float(rows["m3ae"][8]) > 0

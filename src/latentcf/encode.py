@@ -35,6 +35,8 @@ from latentcf.train.device import autocast, resolve_precision, select_device
 log = logging.getLogger(__name__)
 
 METRIC_COLUMNS = ["mae", "psnr", "ssim", "n_voxels"]
+# summarise_reconstructions: how far each scan and each reconstruction lies from its set's mean.
+DEVIATION_COLUMNS = ["deviation_real", "deviation_recon"]
 
 
 @torch.no_grad()
@@ -166,7 +168,20 @@ def summarise_reconstructions(
     chunks = read_chunk_tables(chunk_dirs)
     ids = ["scan", "participant_id", "session_id", "split"]
     table = cohort[ids].merge(chunks, on="scan", how="inner")
-    write_tsv_atomic(table[ids + METRIC_COLUMNS], out_tsv)
+    recon_paths = [
+        Path(d) / derivatives.recon_file(s, resolution_mm, family)
+        for s, d in zip(table["scan"], table["chunk_dir"], strict=True)
+    ]
+    table = table.assign(
+        **dict(
+            zip(
+                DEVIATION_COLUMNS,
+                deviations_from_mean([images[s] for s in table["scan"]], recon_paths),
+                strict=True,
+            )
+        )
+    )
+    write_tsv_atomic(table[ids + METRIC_COLUMNS + DEVIATION_COLUMNS], out_tsv)
     if len(table):
         log.info(
             "%d scans: SSIM %.4f +- %.4f, PSNR %.2f dB, MAE %.4f",
@@ -177,15 +192,32 @@ def summarise_reconstructions(
             table["mae"].mean(),
         )
     shown = table.head(figure_scans)
-    recons = [
-        Path(d) / derivatives.recon_file(s, resolution_mm, family)
-        for s, d in zip(shown["scan"], shown["chunk_dir"], strict=True)
-    ]
+    recons = recon_paths[:figure_scans]
     labels = [
         f"{Path(s).name}  SSIM {v:.3f}" for s, v in zip(shown["scan"], shown["ssim"], strict=True)
     ]
     plot_reconstructions([images[s] for s in shown["scan"]], recons, out_png, labels)
     return table
+
+
+def deviations_from_mean(
+    images: Sequence[str | Path], recons: Sequence[str | Path]
+) -> tuple[list[float], list[float]]:
+    """(real, reconstructed): each volume's mean absolute deviation from its own set's mean
+    volume, inside the voxels where the real mean is > 0 (intensity units; NaN for fewer than
+    two scans). Equal sizes of the two mean a model that reproduces how scans differ; a
+    reconstruction deviation near 0 means the model decodes every scan to the same image (it
+    ignores its latent). Two passes over the files, so memory stays one volume per set."""
+    if len(images) < 2:
+        return [float("nan")] * len(images), [float("nan")] * len(recons)
+    real_mean = sum(load_volume(p) for p in images) / len(images)
+    recon_mean = sum(load_volume(p) for p in recons) / len(recons)
+    region = real_mean > 0
+
+    def deviations(paths: Sequence[str | Path], mean: np.ndarray) -> list[float]:
+        return [float(np.abs(load_volume(p) - mean)[region].mean()) for p in paths]
+
+    return deviations(images, real_mean), deviations(recons, recon_mean)
 
 
 def plot_reconstructions(

@@ -83,7 +83,8 @@ def _model_files(inputs: Mapping[str, str | Sequence[str]]) -> dict[str, dict[st
 
 
 def _family_comparison(inputs: Mapping[str, str | Sequence[str]]) -> str:
-    """One row per model: held-out reconstruction (mean SSIM, PSNR, MAE), counterfactual error
+    """One row per model: held-out reconstruction (mean SSIM, PSNR, MAE; the reconstructions'
+    mean deviation from their mean over the scans'), counterfactual error
     against the truth (mean |error| over the held-out interventions x structures, pp), forecast
     error (mean over structures, pp: the best method and no_change) and, for sampled models,
     the multivariate realism distance. Columns a run lacks are left out."""
@@ -97,6 +98,10 @@ def _family_comparison(inputs: Mapping[str, str | Sequence[str]]) -> str:
                 "PSNR": recon["psnr"].mean(),
                 "MAE": recon["mae"].mean(),
             }
+            if "deviation_recon" in recon:
+                row["decoded / real deviation"] = (
+                    recon["deviation_recon"].mean() / recon["deviation_real"].mean()
+                )
         if "ground_truth_summary.tsv" in files:
             truth = pd.read_csv(files["ground_truth_summary.tsv"], sep="\t")
             held_out = truth[truth["scans"] == "held-out"]
@@ -126,8 +131,10 @@ def _family_comparison(inputs: Mapping[str, str | Sequence[str]]) -> str:
     return (
         "Held-out reconstruction (inside the brain mask), counterfactual and forecast errors "
         "against the truth (demo) or the observed change, and the realism of samples from the "
-        "prior (errors and distances: lower is better):\n\n"
-        + pd.DataFrame(rows).round(3).to_markdown(index=False)
+        "prior (errors and distances: lower is better). Decoded / real deviation: how much the "
+        "reconstructions differ from their mean, relative to how much the scans do (about 1 "
+        "when the model reproduces the differences between scans; near 0 when it decodes every "
+        "scan to the same image):\n\n" + pd.DataFrame(rows).round(3).to_markdown(index=False)
     )
 
 

@@ -14,7 +14,7 @@ from image_checks import assert_figure_panels
 from vq_settings import TINY_MODEL, TINY_TRAIN
 
 from latentcf import derivatives
-from latentcf.encode import encode_chunk, summarise_reconstructions
+from latentcf.encode import deviations_from_mean, encode_chunk, summarise_reconstructions
 from latentcf.errors import InputDataError
 from latentcf.models.checkpoint import load_model
 from latentcf.train import TrainOutputs, train_model
@@ -162,8 +162,31 @@ def test_summary_table_and_figure(trained, synthetic_4mm, tmp_path):
     written = pd.read_csv(tmp_path / "summary.tsv", sep="\t")
     assert list(written.columns) == [
         "scan", "participant_id", "session_id", "split", "mae", "psnr", "ssim", "n_voxels",
+        "deviation_real", "deviation_recon",
     ]  # fmt: skip
+    assert (written[["deviation_real", "deviation_recon"]] > 0).all().all()
     assert_figure_panels(tmp_path / "recon.png", rows=2, columns=9)
+
+
+def test_deviations_from_mean_tell_a_model_that_ignores_its_latent(tmp_path):
+    """Real volumes 0.5 +- 0.1 (two scans, brain = where they are > 0): each lies 0.1 from their
+    mean. Reconstructions equal to the scans deviate as much; identical ones not at all; the
+    background (0 in both real scans) does not count."""
+    brain = np.zeros((4, 4, 4), np.float32)
+    brain[1:3, 1:3, 1:3] = 1
+    paths = {}
+    for name, volume in {
+        "real-a": 0.4 * brain, "real-b": 0.6 * brain,
+        "same-a": 0.5 * brain + 0.3 * (1 - brain), "same-b": 0.5 * brain,
+    }.items():  # fmt: skip
+        paths[name] = tmp_path / f"{name}.nii.gz"
+        nib.save(nib.Nifti1Image(volume, np.eye(4)), paths[name])
+    real = [paths["real-a"], paths["real-b"]]
+    assert deviations_from_mean(real, real) == (pytest.approx([0.1] * 2), pytest.approx([0.1] * 2))
+    _, collapsed = deviations_from_mean(real, [paths["same-a"], paths["same-b"]])
+    assert collapsed == pytest.approx([0.0, 0.0], abs=1e-7)
+    one = deviations_from_mean(real[:1], real[:1])
+    assert all(np.isnan(v) for values in one for v in values)
 
 
 def test_summary_without_held_out_scans_is_an_empty_table(synthetic_4mm, tmp_path):
