@@ -35,8 +35,6 @@ from latentcf.train.device import autocast, resolve_precision, select_device
 log = logging.getLogger(__name__)
 
 METRIC_COLUMNS = ["mae", "psnr", "ssim", "n_voxels"]
-# summarise_reconstructions: how far each scan and each reconstruction lies from its set's mean.
-DEVIATION_COLUMNS = ["deviation_real", "deviation_recon"]
 
 
 @torch.no_grad()
@@ -160,8 +158,9 @@ def summarise_reconstructions(
 ) -> pd.DataFrame:
     """Metrics of the scans of `splits` joined with their ids and split; table + figure.
 
-    `images` maps each such scan to its model-grid input (for the figure: the first
-    `figure_scans` scans as three mid-slices of input, reconstruction and |difference|).
+    `images` maps each such scan to its model-grid input (for the deviations, see
+    :func:`deviations_from_mean`, and the figure: the first `figure_scans` scans as three
+    mid-slices of input, reconstruction and |difference|).
     """
     cohort = read_cohort(cohort_tsv)
     cohort = cohort[cohort["split"].isin(splits)]
@@ -172,16 +171,9 @@ def summarise_reconstructions(
         Path(d) / derivatives.recon_file(s, resolution_mm, family)
         for s, d in zip(table["scan"], table["chunk_dir"], strict=True)
     ]
-    table = table.assign(
-        **dict(
-            zip(
-                DEVIATION_COLUMNS,
-                deviations_from_mean([images[s] for s in table["scan"]], recon_paths),
-                strict=True,
-            )
-        )
-    )
-    write_tsv_atomic(table[ids + METRIC_COLUMNS + DEVIATION_COLUMNS], out_tsv)
+    real, recon = deviations_from_mean([images[s] for s in table["scan"]], recon_paths)
+    table = table.assign(deviation_real=real, deviation_recon=recon)
+    write_tsv_atomic(table[[*ids, *METRIC_COLUMNS, "deviation_real", "deviation_recon"]], out_tsv)
     if len(table):
         log.info(
             "%d scans: SSIM %.4f +- %.4f, PSNR %.2f dB, MAE %.4f",
