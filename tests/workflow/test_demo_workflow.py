@@ -171,6 +171,13 @@ def check_segmentation_and_evaluation(results, model, cohort, chunks):
     assert html.count("<table>") >= 5 and "lateral_ventricles" in html
 
 
+def test_every_job_left_a_log_and_a_benchmark_record(tiny_run):
+    """logs/X.log and benchmarks/X.tsv, one pair per job: the run's time and memory per job."""
+    logs = {p.relative_to(tiny_run / "logs").with_suffix("") for p in (tiny_run / "logs").rglob("*.log")}  # fmt: skip
+    benchmarks = {p.relative_to(tiny_run / "benchmarks").with_suffix("") for p in (tiny_run / "benchmarks").rglob("*.tsv")}  # fmt: skip
+    assert len(logs) > 40 and logs == benchmarks, sorted(map(str, logs ^ benchmarks))
+
+
 def test_report_renders(tiny_run):
     run_snakemake(tiny_run, TINY, "--report", "report.html")
     html = (tiny_run / "report.html").read_text(errors="ignore")

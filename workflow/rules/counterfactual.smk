@@ -59,6 +59,8 @@ rule plot_counterfactuals:
         code=code("plot_counterfactuals.py"),
     log:
         "logs/{model}/plot_counterfactuals.log",
+    benchmark:
+        "benchmarks/{model}/plot_counterfactuals.tsv",
     threads: 1
     resources:
         mem_mb=2000,

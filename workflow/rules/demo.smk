@@ -61,6 +61,8 @@ rule plot_demo_truth:
         code=code("plot_demo_truth.py"),
     log:
         "logs/demo/plot_truth.log",
+    benchmark:
+        "benchmarks/demo/plot_truth.tsv",
     conda:
         "../../envs/latentcf.yaml"
     threads: 1

@@ -19,6 +19,8 @@ checkpoint ingest:
         code=code("ingest.py"),
     log:
         "logs/ingest.log",
+    benchmark:
+        "benchmarks/ingest.tsv",
     conda:
         "../../envs/latentcf.yaml"
     threads: 1

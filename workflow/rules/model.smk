@@ -98,6 +98,8 @@ rule summarise_reconstructions:
         code=code("encode_summary.py"),
     log:
         "logs/{model}/summarise_reconstructions.log",
+    benchmark:
+        "benchmarks/{model}/summarise_reconstructions.tsv",
     threads: 1
     resources:
         mem_mb=2000,

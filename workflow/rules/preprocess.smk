@@ -37,6 +37,8 @@ rule preprocess_description:
         code=code("preprocess_description.py"),
     log:
         "logs/preprocess/dataset_description.log",
+    benchmark:
+        "benchmarks/preprocess/dataset_description.tsv",
     localrule: True
     conda:
         "../../envs/latentcf.yaml"
@@ -147,6 +149,8 @@ rule preprocess_qc:
         code=code("preprocess_qc.py"),
     log:
         "logs/preprocess/qc.log",
+    benchmark:
+        "benchmarks/preprocess/qc.tsv",
     conda:
         "../../envs/latentcf.yaml"
     threads: 1

@@ -11,6 +11,8 @@ rule summary:
         code=code("write_summary.py"),
     log:
         "logs/summary.log",
+    benchmark:
+        "benchmarks/summary.tsv",
     conda:
         "../../envs/latentcf.yaml"
     script:
