@@ -57,6 +57,17 @@ def test_eval_mode_does_not_change_codebook_and_is_deterministic(impl):
     assert all(torch.equal(before[k], v) for k, v in q.state_dict().items())
 
 
+@pytest.mark.parametrize("rows", [1, 7, 300, 4096])
+def test_native_nearest_code_is_the_closest_in_any_block_size(rows):
+    """The search runs `rows` vectors at a time; every block size gives the brute-force answer."""
+    from latentcf.models.quantiser import NativeResidualQuantiser
+
+    torch.manual_seed(0)
+    vectors, codebook = torch.randn(300, 8), torch.randn(64, 8)
+    expected = torch.cdist(vectors, codebook).argmin(dim=1)
+    assert torch.equal(NativeResidualQuantiser._nearest(vectors, codebook, rows=rows), expected)
+
+
 def test_native_training_updates_codebook_and_gradients_pass_straight_through():
     torch.manual_seed(0)
     q = build_quantiser("native", dim=4, codebook_size=16, num_levels=2, dead_code_threshold=1.0)
