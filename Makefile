@@ -44,4 +44,4 @@ test: lint $(SLURM_STAMP)
 	$(BIN)/python -m pytest
 
 clean:
-	rm -rf results logs .snakemake benchmarks/*/   # benchmarks/*/: rule timings; the scripts stay
+	rm -rf results logs .snakemake benchmarks/*/ benchmarks/*.tsv   # rule timings; the scripts stay
