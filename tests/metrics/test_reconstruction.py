@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from latentcf.metrics import masked_metrics
+from latentcf.metrics import masked_metrics, ssim_map
+from latentcf.metrics.reconstruction import SSIM_KERNEL_SIZE, SSIM_SIGMA
 
 
 @pytest.fixture
@@ -57,3 +58,27 @@ def test_bad_inputs(volume):
         masked_metrics(img[:-1], img, mask)
     with pytest.raises(ValueError, match="empty"):
         masked_metrics(img, img, np.zeros_like(mask))
+
+
+@pytest.mark.parametrize(("shape", "data_range"), [((24, 28, 24), 1.0), ((13, 40, 17), 0.37)])
+def test_ssim_map_is_monais_with_a_separable_window(shape, data_range):
+    """The separable window gives MONAI's map (its full 11^3 Gaussian kernel) voxel by voxel."""
+    torch = pytest.importorskip("torch")
+    from monai.metrics.regression import compute_ssim_and_cs
+
+    gen = torch.Generator().manual_seed(sum(shape))
+    target = torch.rand(shape, generator=gen) * data_range
+    pred = target + 0.1 * data_range * torch.randn(shape, generator=gen)
+    pad = (SSIM_KERNEL_SIZE // 2,) * 6
+    expected, _ = compute_ssim_and_cs(
+        torch.nn.functional.pad(pred[None, None], pad),
+        torch.nn.functional.pad(target[None, None], pad),
+        spatial_dims=3,
+        kernel_size=[SSIM_KERNEL_SIZE] * 3,
+        kernel_sigma=[SSIM_SIGMA] * 3,
+        data_range=data_range,
+    )
+    actual = ssim_map(pred, target, data_range)
+    assert actual.shape == shape
+    assert float((actual - expected[0, 0]).abs().max()) < 5e-5
+    assert 0.1 < float(actual.mean()) < 0.99  # neither identical nor unrelated images

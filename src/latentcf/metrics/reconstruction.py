@@ -1,10 +1,14 @@
 """Reconstruction metrics inside a mask: MAE, PSNR and SSIM of 3D volumes.
 
-SSIM uses MONAI's implementation (Gaussian window, sigma 1.5 voxels, 11 voxels wide, k1=0.01,
-k2=0.03). Both images are zero-padded by half a window first (the background of a
-skull-stripped model-grid image is 0), so the SSIM map covers every voxel; the score is the
-mean of the map over the mask. The data range used by PSNR and SSIM is the target's intensity
-range inside the mask (max - min).
+SSIM is MONAI's (``monai.metrics.regression.compute_ssim_and_cs``: Gaussian window, sigma 1.5
+voxels, 11 voxels wide, k1=0.01, k2=0.03), computed with the window applied as three 1D
+convolutions: MONAI's window is the outer product of three normalised 1D Gaussians, so this is
+the same map (equal to 2e-5, tested) at a fraction of the cost (at 40x48x40 on one CPU thread
+8 ms instead of 147 ms; training validation, encoding and evaluation call it per scan). Both
+images are zero-padded by half a window first (the background of a skull-stripped model-grid
+image is 0), so the SSIM map covers every voxel; the score is the mean of the map over the
+mask. The data range used by PSNR and SSIM is the target's intensity range inside the mask
+(max - min).
 """
 
 from __future__ import annotations
@@ -14,10 +18,10 @@ import math
 import numpy as np
 import torch
 import torch.nn.functional as F
-from monai.metrics.regression import compute_ssim_and_cs
 
 SSIM_KERNEL_SIZE = 11
 SSIM_SIGMA = 1.5
+SSIM_K1, SSIM_K2 = 0.01, 0.03
 
 
 def _as_tensor(a: np.ndarray | torch.Tensor) -> torch.Tensor:
@@ -25,20 +29,36 @@ def _as_tensor(a: np.ndarray | torch.Tensor) -> torch.Tensor:
     return t.detach().float().cpu()
 
 
+def gaussian_window_1d(size: int = SSIM_KERNEL_SIZE, sigma: float = SSIM_SIGMA) -> torch.Tensor:
+    """float32 (size,): a Gaussian sampled at voxel centres around 0, normalised to sum 1."""
+    offsets = torch.arange(size, dtype=torch.float32) - (size - 1) / 2
+    window = torch.exp(-((offsets / sigma) ** 2) / 2)
+    return window / window.sum()
+
+
+def _local_means(maps: torch.Tensor) -> torch.Tensor:
+    """(C, X, Y, Z) -> (C, X - 10, Y - 10, Z - 10): each map's Gaussian-weighted local mean
+    (valid positions only), one 1D convolution per axis."""
+    window = gaussian_window_1d()
+    out = maps[None]
+    for axis in range(3):
+        shape = [1, 1, 1]
+        shape[axis] = len(window)
+        kernel = window.view(1, 1, *shape).expand(len(maps), 1, *shape)
+        out = F.conv3d(out, kernel, groups=len(maps))
+    return out[0]
+
+
 def ssim_map(pred: torch.Tensor, target: torch.Tensor, data_range: float) -> torch.Tensor:
     """Per-voxel SSIM of two 3D volumes (X, Y, Z) -> (X, Y, Z), zero padding at the borders."""
     pad = SSIM_KERNEL_SIZE // 2
-    p = F.pad(pred[None, None], (pad,) * 6)
-    t = F.pad(target[None, None], (pad,) * 6)
-    ssim, _ = compute_ssim_and_cs(
-        p,
-        t,
-        spatial_dims=3,
-        kernel_size=[SSIM_KERNEL_SIZE] * 3,
-        kernel_sigma=[SSIM_SIGMA] * 3,
-        data_range=data_range,
-    )
-    return ssim[0, 0]
+    p = F.pad(pred.float(), (pad,) * 6)
+    t = F.pad(target.float(), (pad,) * 6)
+    mu_p, mu_t, mu_pp, mu_tt, mu_pt = _local_means(torch.stack([p, t, p * p, t * t, p * t]))
+    var_p, var_t, cov = mu_pp - mu_p * mu_p, mu_tt - mu_t * mu_t, mu_pt - mu_p * mu_t
+    c1, c2 = (SSIM_K1 * data_range) ** 2, (SSIM_K2 * data_range) ** 2
+    luminance = (2 * mu_p * mu_t + c1) / (mu_p**2 + mu_t**2 + c1)
+    return luminance * (2 * cov + c2) / (var_p + var_t + c2)
 
 
 def masked_metrics(
