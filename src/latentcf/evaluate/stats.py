@@ -57,10 +57,11 @@ def ols_effects(y: np.ndarray, columns: np.ndarray) -> np.ndarray:
     """OLS coefficients of `columns` (n, k) for `y` (n,) with an intercept (not returned);
     all NaN when the design cannot be fitted."""
     design = np.column_stack([np.ones(len(y)), columns])
-    if len(y) <= design.shape[1] or np.linalg.matrix_rank(design) < design.shape[1]:
+    if len(y) <= design.shape[1]:
         return np.full(columns.shape[1], np.nan)
-    coef, *_ = np.linalg.lstsq(design, y, rcond=None)
-    return coef[1:]
+    # lstsq's rank uses matrix_rank's tolerance (largest singular value x max(n, k) x eps).
+    coef, _, rank, _ = np.linalg.lstsq(design, y, rcond=None)
+    return coef[1:] if rank == design.shape[1] else np.full(columns.shape[1], np.nan)
 
 
 def bootstrap(
