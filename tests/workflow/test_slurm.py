@@ -9,8 +9,9 @@ every other file byte for byte once the run folder's absolute path is replaced b
 ALLOWED_TO_DIFFER lists the files that legitimately differ, why, and what of them is compared.
 
 The SLURM run builds one of the tiny config's two models (vqvae), so that every stage runs but CI
-stays short: on 2 cores it took 11.5 min as 38 SLURM jobs (13.5 min as 70 jobs before each scan's
-preprocessing became one job; each job re-enters snakemake twice on the node: sbatch, then srun).
+stays short: on 2 cores it took 681 s as 38 SLURM jobs (each job re-enters snakemake twice on the
+node: sbatch, then srun). The tiny config's one thread per segmentation and training job lets two
+of them share the 2-CPU node; with two threads each they ran one at a time (809 s).
 
 Needs root, Debian slurm-wlm + munge and the optional extra (make venv-slurm); without them the
 test skips and says why, except under CI, where it fails.
