@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from latentcf.metrics import masked_metrics, ssim_map
 from latentcf.metrics.reconstruction import SSIM_KERNEL_SIZE, SSIM_SIGMA
@@ -63,7 +64,6 @@ def test_bad_inputs(volume):
 @pytest.mark.parametrize(("shape", "data_range"), [((24, 28, 24), 1.0), ((13, 40, 17), 0.37)])
 def test_ssim_map_is_monais_with_a_separable_window(shape, data_range):
     """The separable window gives MONAI's map (its full 11^3 Gaussian kernel) voxel by voxel."""
-    torch = pytest.importorskip("torch")
     from monai.metrics.regression import compute_ssim_and_cs
 
     gen = torch.Generator().manual_seed(sum(shape))

@@ -3,7 +3,7 @@
 SSIM is MONAI's (``monai.metrics.regression.compute_ssim_and_cs``: Gaussian window, sigma 1.5
 voxels, 11 voxels wide, k1=0.01, k2=0.03), computed with the window applied as three 1D
 convolutions: MONAI's window is the outer product of three normalised 1D Gaussians, so this is
-the same map (equal to 2e-5, tested) at a fraction of the cost (at 40x48x40 on one CPU thread
+the same map (to within 5e-5, tested) at a fraction of the cost (at 40x48x40 on one CPU thread
 8 ms instead of 147 ms; training validation, encoding and evaluation call it per scan). Both
 images are zero-padded by half a window first (the background of a skull-stripped model-grid
 image is 0), so the SSIM map covers every voxel; the score is the mean of the map over the
