@@ -9,7 +9,7 @@ every other file byte for byte once the run folder's absolute path is replaced b
 ALLOWED_TO_DIFFER lists the files that legitimately differ, why, and what of them is compared.
 
 The SLURM run builds one of the tiny config's two models (vqvae), so that every stage runs but CI
-stays short: on 2 cores it took 681 s as 38 SLURM jobs (each job re-enters snakemake twice on the
+stays short: on 2 cores it took 681-756 s as 38 SLURM jobs (each job re-enters snakemake twice on the
 node: sbatch, then srun). The tiny config's one thread per segmentation and training job lets two
 of them share the 2-CPU node; with two threads each they ran one at a time (809 s).
 
