@@ -17,17 +17,19 @@ venv: $(STAMP)
 SLURM_STAMP := $(VENV)/.installed-slurm
 venv-slurm: $(SLURM_STAMP)
 
-# torch first, on its own and pinned: anything that pulls an unpinned torch brings GBs of CUDA wheels.
-$(STAMP): pyproject.toml requirements/torch.txt requirements/lock.txt requirements/nodeps.txt
+# torch first, on its own and pinned, with pip (it finds the local CPU wheel; anything that pulls an
+# unpinned torch brings GBs of CUDA wheels). The rest through uv: the same pinned set, ~10x faster than pip.
+UV := $(BIN)/uv pip install --quiet --python $(BIN)/python
+$(STAMP): pyproject.toml requirements/torch.txt requirements/installer.txt requirements/lock.txt requirements/nodeps.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements/torch.txt
-	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements/lock.txt
-	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -r requirements/nodeps.txt
-	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements/torch.txt -r requirements/installer.txt
+	$(UV) -r requirements/lock.txt
+	$(UV) --no-deps -r requirements/nodeps.txt
+	$(UV) --no-deps -e .
 	touch $(STAMP)
 
 $(SLURM_STAMP): $(STAMP) requirements/slurm.txt
-	$(BIN)/pip install --quiet --disable-pip-version-check -c requirements/lock.txt -r requirements/slurm.txt
+	$(UV) -c requirements/lock.txt -r requirements/slurm.txt
 	touch $(SLURM_STAMP)
 
 demo: $(STAMP)
