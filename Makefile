@@ -18,8 +18,9 @@ SLURM_STAMP := $(VENV)/.installed-slurm
 venv-slurm: $(SLURM_STAMP)
 
 # torch first, on its own and pinned, with pip (it finds the local CPU wheel; anything that pulls an
-# unpinned torch brings GBs of CUDA wheels). The rest through uv: the same pinned set, ~10x faster than pip.
-UV := $(BIN)/uv pip install --quiet --python $(BIN)/python
+# unpinned torch brings GBs of CUDA wheels). The rest through uv: the same pinned set, ~10x faster than pip;
+# --compile-bytecode as pip does: without .pyc files every job would compile its imports (+1-4 s each).
+UV := $(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python
 $(STAMP): pyproject.toml requirements/torch.txt requirements/installer.txt requirements/lock.txt requirements/nodeps.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements/torch.txt -r requirements/installer.txt
