@@ -18,19 +18,24 @@ SLURM_STAMP := $(VENV)/.installed-slurm
 venv-slurm: $(SLURM_STAMP)
 
 # torch first, on its own and pinned, with pip (it finds the local CPU wheel; anything that pulls an
-# unpinned torch brings GBs of CUDA wheels). The rest through uv: the same pinned set, ~10x faster than pip;
-# --compile-bytecode as pip does: without .pyc files every job would compile its imports (+1-4 s each).
+# unpinned torch brings GBs of CUDA wheels). The rest through uv: the same pinned set, ~10x faster than
+# pip; --compile-bytecode as pip does (without .pyc files every job compiles its imports: +1-4 s each).
+# uv reads no pip configuration: where only pip's configured index or mirror has the packages, pip
+# installs them instead.
+PIP := $(BIN)/pip install --quiet --disable-pip-version-check
 UV := $(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python
+install = $(UV) $(1) || { echo "uv could not install $(1); trying pip" >&2; $(PIP) $(1); }
+
 $(STAMP): pyproject.toml requirements/torch.txt requirements/installer.txt requirements/lock.txt requirements/nodeps.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements/torch.txt -r requirements/installer.txt
-	$(UV) -r requirements/lock.txt
-	$(UV) --no-deps -r requirements/nodeps.txt
-	$(UV) --no-deps -e .
+	$(PIP) -r requirements/torch.txt -r requirements/installer.txt
+	$(call install,-r requirements/lock.txt)
+	$(call install,--no-deps -r requirements/nodeps.txt)
+	$(call install,--no-deps -e .)
 	touch $(STAMP)
 
 $(SLURM_STAMP): $(STAMP) requirements/slurm.txt
-	$(UV) -c requirements/lock.txt -r requirements/slurm.txt
+	$(call install,-c requirements/lock.txt -r requirements/slurm.txt)
 	touch $(SLURM_STAMP)
 
 demo: $(STAMP)
