@@ -55,6 +55,7 @@ rule segment_samples:
     benchmark:
         "benchmarks/{model}/segment_samples.tsv"
     threads: config["segment"]["threads"]
+    priority: 1  # off the critical path: run it early, not alone at the end
     resources:
         mem_mb=_SEG_MEM_MB,
         runtime=60,
