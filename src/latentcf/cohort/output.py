@@ -84,12 +84,10 @@ def cohort_schema_checks() -> tuple[tuple[str, ...], dict[str, ColumnCheck]]:
     Raises RuntimeError when the schema uses a keyword not implemented here, so the schema
     and the checks cannot drift apart silently.
     """
-    import yaml
-
-    from latentcf.config import default_schema_dir  # lazy: keeps `import latentcf.cohort` light
+    from latentcf.config import default_schema_dir, read_yaml  # lazy: keeps the import light
 
     path = default_schema_dir() / SCHEMA_NAME
-    schema = yaml.safe_load(path.read_text(encoding="utf-8"))
+    schema = read_yaml(path)
     unknown = set(schema) - _SCHEMA_KEYWORDS
     if schema.get("type") != "object" or schema.get("additionalProperties", True) is not True:
         unknown.add("type/additionalProperties")
