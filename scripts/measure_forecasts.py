@@ -21,13 +21,13 @@ def main(smk):
             Path(smk.input.forecast) / derivatives.FORECASTS_TABLE, sep="\t", keep_default_na=False
         ),
         forecast_dir=smk.input.forecast,
+        observed_dir=smk.input.observed,
         recon_of={
             s: Path(chunk_of[s]) / derivatives.recon_file(s, res, family) for s in smk.params.scans
         },
         image_of=dict(zip(smk.params.scans, smk.input.images, strict=True)),
         mask_of=dict(zip(smk.params.scans, smk.input.masks, strict=True)),
         out_path=smk.output[0],
-        segment_config=dict(smk.params.segment),
         evaluate_config=dict(smk.params.evaluate),
         resolution_mm=res,
     )

@@ -62,6 +62,7 @@ EVALUATE_OUTPUTS = {
 COUNTERFACTUALS_TABLE = "counterfactuals.tsv"
 FORECASTS_TABLE = "forecasts.tsv"
 FORECAST_ERRORS_TABLE = "forecast_errors.tsv"
+OBSERVED_CHANGES_TABLE = "observed_changes.tsv"
 FORECAST_PRIOR_JSON = "prior.json"
 FORECAST_PRIOR_ARRAYS = "prior.npz"
 SAMPLES_TABLE = "samples.tsv"
@@ -103,6 +104,12 @@ def native_counterfactual_file(scan: str, name: str, family: str) -> str:
 def scan_dseg_file(scan: str, resolution_mm: int) -> str:
     """Segmentation of a scan's model-grid image (the segment stage's per-chunk folder)."""
     return f"{scan}_space-{TEMPLATE_ID}_res-{resolution_mm}_dseg.nii.gz"
+
+
+def structure_weights_file(scan: str, resolution_mm: int) -> str:
+    """Partial-volume fraction of each summed structure of a scan's model-grid image (.npz, one
+    float32 (X, Y, Z) array per structure name)."""
+    return f"{scan}_space-{TEMPLATE_ID}_res-{resolution_mm}_desc-structures_probseg.npz"
 
 
 def counterfactual_dseg_file(scan: str, resolution_mm: int, name: str, family: str) -> str:

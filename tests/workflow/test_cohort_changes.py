@@ -91,6 +91,7 @@ def test_new_held_out_subject_reruns_its_scan_its_chunk_and_the_cohort_stages(ti
         ("all", ""), ("preprocess_qc", ""), ("summary", ""),
         *[(rule, f"scan={scan}") for rule in ("preprocess_native", "preprocess_register")],
         ("preprocess_grid", f"scan={scan}"), ("segment_scans", f"chunk={chunk}"),
+        ("measure_observed_changes", ""),
     ]  # fmt: skip
     for model in MODELS:
         expected.append(("encode", f"model={model}, chunk={chunk}"))

@@ -126,6 +126,16 @@ def check_forecasts(results, model, cohort):
     changes = pd.read_csv(results / model / "evaluate" / "forecast_changes.tsv", sep="\t")
     assert set(changes["method"]) == set(main["method"])
     assert (changes.loc[changes["method"] == "no_change", "predicted_pct"] == 0).all()
+    # The observed changes are measured once for every model (measure_observed_changes).
+    observed_dir = results / "evaluate" / "observed_changes"
+    observed = pd.read_csv(observed_dir / derivatives.OBSERVED_CHANGES_TABLE, sep="\t")
+    assert set(observed["target_scan"]) == set(last)
+    merged = changes.merge(observed, on=["prev_scan", "target_scan", "structure"])
+    assert len(merged) == len(changes) and merged["observed_pct_x"].equals(merged["observed_pct_y"])
+    for prev in observed["prev_scan"].unique():
+        with np.load(observed_dir / derivatives.structure_weights_file(prev, 4)) as weights:
+            assert weights["hippocampus"].shape == (40, 48, 40)
+            assert 0 < weights["hippocampus"].max() <= 1
     summary = pd.read_csv(results / model / "evaluate" / "forecast.tsv", sep="\t")
     still = summary.set_index(["method", "structure"]).loc[("no_change", "lateral_ventricles")]
     # Predicting no change errs by exactly the true change.
@@ -271,6 +281,7 @@ def test_evaluation_and_segmentation_settings_rerun_only_their_stages(tiny_run, 
     assert jobs == {
         "segment_scans": n_chunks,
         "segment_counterfactuals": n_chunks * len(MODELS),
+        "measure_observed_changes": 1,
         "measure_forecasts": len(MODELS),
         "measurement_check": 1,
         "evaluate": len(MODELS),

@@ -1,11 +1,14 @@
 # Segmentation and evaluation (latentcf.segment, latentcf.evaluate): every real scan's model-grid
 # image is segmented once (per chunk); each model's null and counterfactual images are segmented
 # and their volume changes measured by tensor-based morphometry (per model and chunk); on the demo
-# the measurement is checked on the simulator's true pairs; `evaluate` gathers every table and
-# figure of a model.
+# the measurement is checked on the simulator's true pairs; each forecast subject's observed change
+# is measured once, each model's forecasts per model; `evaluate` gathers every table and figure of
+# a model.
 
 SEGMENT = f"{OUT}/segment"
 EVALUATE_DIR = f"{MODEL_DIR}/evaluate"
+# The real changes every model's forecasts are measured against (model-independent, run once).
+OBSERVED_CHANGES = f"{OUT}/evaluate/observed_changes"
 _SEG_MEM_MB = {1: 6000, 2: 3000, 4: 2000}[RES]
 
 
@@ -89,9 +92,39 @@ rule measurement_check:
         "../../scripts/measurement_check.py"
 
 
+rule measure_observed_changes:
+    input:
+        cohort=f"{OUT}/cohort/cohort.tsv",
+        images=lambda wildcards: [preproc_path(s) for s in scans(*FORECAST_SPLITS)],
+    output:
+        directory(OBSERVED_CHANGES),
+    params:
+        scans=lambda wildcards: scans(*FORECAST_SPLITS),
+        covariates=config["covariates"],
+        forecast={k: config["forecast"][k] for k in ("splits", "age_covariate")},
+        segment=config["segment"],
+        evaluate={"tbm": config["evaluate"]["tbm"]},
+        resolution_mm=RES,
+        code=code("measure_observed_changes.py"),
+    log:
+        "logs/evaluate/measure_observed_changes.log",
+    benchmark:
+        "benchmarks/evaluate/measure_observed_changes.tsv"
+    threads: config["segment"]["threads"]
+    priority: 1  # off the critical path: run it early, not alone at the end
+    resources:
+        mem_mb=_SEG_MEM_MB,
+        runtime=60,
+    conda:
+        "../../envs/latentcf.yaml"
+    script:
+        "../../scripts/measure_observed_changes.py"
+
+
 rule measure_forecasts:
     input:
         forecast=f"{MODEL_DIR}/forecast",
+        observed=OBSERVED_CHANGES,
         encode=chunk_dirs(*FORECAST_SPLITS),
         images=lambda wildcards: [preproc_path(s) for s in scans(*FORECAST_SPLITS)],
         masks=lambda wildcards: [preproc_path(s, PREPROC_MASK) for s in scans(*FORECAST_SPLITS)],
@@ -100,7 +133,6 @@ rule measure_forecasts:
     params:
         scans=lambda wildcards: scans(*FORECAST_SPLITS),
         family=lambda wildcards: MODELS[wildcards.model]["family"],
-        segment=config["segment"],
         evaluate={"tbm": config["evaluate"]["tbm"]},
         resolution_mm=RES,
         code=code("measure_forecasts.py"),

@@ -5,7 +5,7 @@ scans, target = the subject's last scan), with "prev" the last earlier scan:
 
 - **observed change**: tensor-based morphometry (latentcf.evaluate.tbm) from the real prev scan
   to the real target scan, averaged inside prev's partial-volume segmentation: what a user can
-  measure on their own data;
+  measure on their own data (:func:`measure_observed_changes`, once for all models);
 - **predicted change** of a method: the same measurement from prev's reconstruction (the decoded
   latent, so the autoencoder's own blur cancels) to the method's decoded forecast; ``no_change``
   predicts 0 by definition;
@@ -19,7 +19,7 @@ On the demo the simulator's true change between the two sessions is the referenc
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,15 +27,19 @@ import nibabel as nib
 import numpy as np
 import pandas as pd
 
+from latentcf import derivatives
+from latentcf.errors import InputDataError
 from latentcf.evaluate.chunks import structure_weights
 from latentcf.evaluate.tbm import jacobian, relative_changes, tbm_settings
-from latentcf.io import write_tsv_atomic
+from latentcf.forecast.tasks import History
+from latentcf.io import atomic_directory, write_tsv_atomic
 from latentcf.metrics import masked_metrics
 from latentcf.segment import STRUCTURES, build_segmenter
 
 log = logging.getLogger(__name__)
 
 NO_CHANGE = "no_change"
+OBSERVED_COLUMNS = ["subject", "prev_scan", "target_scan", "structure", "observed_pct"]
 CHANGE_COLUMNS = [
     "subject", "split", "method", "prev_scan", "target_scan", "horizon_years", "structure",
     "predicted_pct", "observed_pct", "mae", "psnr", "ssim",
@@ -47,27 +51,87 @@ def _data(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(img.dataobj, dtype=np.float32), img.affine
 
 
+def measure_observed_changes(
+    subjects: Sequence[History],
+    image_of: Mapping[str, str | Path],
+    out_dir: str | Path,
+    segment_config: Mapping[str, Any] | None,
+    evaluate_config: Mapping[str, Any] | None,
+    resolution_mm: int,
+) -> pd.DataFrame:
+    """What every model's forecasts are measured against, once for all models: for each forecast
+    subject (latentcf.forecast.tasks.histories), the partial-volume segmentation of its prev scan
+    (the last earlier one; an .npz of structure weights) and the observed change prev -> target.
+
+    image_of : {scan: preprocessed image on the model grid}. Writes the folder `out_dir` (the
+    weights and OBSERVED_CHANGES_TABLE: one row per subject and structure); returns the table.
+    """
+    settings = tbm_settings(evaluate_config)
+    segmenter = build_segmenter(segment_config, resolution_mm) if subjects else None
+    rows: list[dict[str, Any]] = []
+    with atomic_directory(out_dir) as tmp:
+        for history in subjects:
+            prev_scan, target_scan = history.scans[-1], history.target_scan
+            prev, affine = _data(image_of[prev_scan])
+            target, _ = _data(image_of[target_scan])
+            weights = structure_weights(segmenter.segment(nib.load(str(image_of[prev_scan]))))
+            weights_path = tmp / derivatives.structure_weights_file(prev_scan, resolution_mm)
+            weights_path.parent.mkdir(parents=True, exist_ok=True)
+            np.savez_compressed(weights_path, **weights)
+            observed = relative_changes(jacobian(prev, target, affine, settings), weights)
+            rows += [
+                {
+                    "subject": history.subject,
+                    "prev_scan": prev_scan,
+                    "target_scan": target_scan,
+                    "structure": structure,
+                    "observed_pct": 100.0 * observed[structure],
+                }
+                for structure in STRUCTURES
+            ]
+            log.info("observed change %s -> %s measured", prev_scan, target_scan)
+        table = pd.DataFrame(rows, columns=OBSERVED_COLUMNS)
+        write_tsv_atomic(table, tmp / derivatives.OBSERVED_CHANGES_TABLE)
+    return table
+
+
+def _observed(observed_dir: Path, target_scan: str, prev_scan: str) -> dict[str, float]:
+    """{structure: observed change (fraction)} of one pair from measure_observed_changes' table."""
+    path = observed_dir / derivatives.OBSERVED_CHANGES_TABLE
+    table = pd.read_csv(path, sep="\t")
+    pair = table[(table["target_scan"] == target_scan) & (table["prev_scan"] == prev_scan)]
+    if pair.empty:
+        raise InputDataError(
+            path,
+            f"no observed change {prev_scan} -> {target_scan}; expected one row per structure "
+            "for every forecast subject",
+            "It was measured for other forecast settings or another cohort: rerun the workflow",
+        )
+    return {r.structure: r.observed_pct / 100.0 for r in pair.itertuples()}
+
+
 def measure_forecasts(
     forecasts: pd.DataFrame,
     forecast_dir: str | Path,
+    observed_dir: str | Path,
     recon_of: Mapping[str, str | Path],
     image_of: Mapping[str, str | Path],
     mask_of: Mapping[str, str | Path],
     out_path: str | Path,
-    segment_config: Mapping[str, Any] | None,
     evaluate_config: Mapping[str, Any] | None,
     resolution_mm: int,
 ) -> pd.DataFrame:
     """Measure every main forecast of `forecasts` (forecasts.tsv); writes and returns the long
     table of CHANGE_COLUMNS (one row per forecast and structure).
 
+    observed_dir : measure_observed_changes' folder (prev's structure weights, observed changes).
     recon_of, image_of, mask_of : {scan: reconstruction / preprocessed image / brain mask} on the
         model grid, for every prev and target scan.
     """
     settings = tbm_settings(evaluate_config)
+    observed_dir = Path(observed_dir)
     main = forecasts[forecasts["main"].astype(bool)] if len(forecasts) else forecasts
     rows: list[dict[str, Any]] = []
-    segmenter = build_segmenter(segment_config, resolution_mm) if len(main) else None
     for target_scan, group in main.groupby("target_scan", sort=False):
         # "prev": the last earlier scan (a method using scans names it; population uses none).
         using = group[group["scans_used"].astype(str) != ""]
@@ -75,11 +139,14 @@ def measure_forecasts(
         horizon = float(group["target_age"].iloc[0]) - float(
             str(using["ages_used"].iloc[0]).split(";")[-1]
         )
+        observed = _observed(observed_dir, target_scan, prev_scan)
+        with np.load(
+            observed_dir / derivatives.structure_weights_file(prev_scan, resolution_mm)
+        ) as f:
+            weights = {structure: f[structure] for structure in STRUCTURES}
         prev, affine = _data(image_of[prev_scan])
         target, _ = _data(image_of[target_scan])
         target_mask, _ = _data(mask_of[target_scan])
-        weights = structure_weights(segmenter.segment(nib.load(str(image_of[prev_scan]))))
-        observed = relative_changes(jacobian(prev, target, affine, settings), weights)
         prev_recon, _ = _data(recon_of[prev_scan])
         for _, row in group.iterrows():
             method = row["method"]

@@ -172,6 +172,24 @@ def population_prior(
     return PopulationPrior(np.asarray(slope), tau2, sigma2, source, cfg["shrinkage"], info)
 
 
+def forecast_subjects(
+    cohort_tsv: str | Path,
+    covariates: Mapping[str, Mapping[str, Any]],
+    forecast_config: Mapping[str, Any] | None,
+) -> tuple[pd.DataFrame, list[History]]:
+    """The cohort table and its forecast subjects (held-out subjects with an earlier scan) under
+    the `forecast` config section; raises ConfigError for an age covariate that is not numeric."""
+    cfg = validate_section(forecast_config, "forecast.schema.yaml", "forecast")
+    age = cfg["age_covariate"]
+    if covariates.get(age, {}).get("type") != "numeric":
+        numeric = [k for k, v in covariates.items() if v.get("type") == "numeric"]
+        raise ConfigError(
+            "forecast.age_covariate", f"got {age!r}; expected a numeric covariate, one of {numeric}"
+        )
+    cohort = read_cohort(cohort_tsv, covariates)
+    return cohort, histories(cohort, cfg["splits"], age)
+
+
 def run_forecast(
     model_path: str | Path,
     model_config: Mapping[str, Any],
@@ -191,13 +209,7 @@ def run_forecast(
     """
     cfg = validate_section(forecast_config, "forecast.schema.yaml", "forecast")
     age = cfg["age_covariate"]
-    if covariates.get(age, {}).get("type") != "numeric":
-        numeric = [k for k, v in covariates.items() if v.get("type") == "numeric"]
-        raise ConfigError(
-            "forecast.age_covariate", f"got {age!r}; expected a numeric covariate, one of {numeric}"
-        )
-    cohort = read_cohort(cohort_tsv, covariates)
-    subjects = histories(cohort, cfg["splits"], age)
+    cohort, subjects = forecast_subjects(cohort_tsv, covariates, cfg)
     info: dict[str, Any] = {
         "splits": list(cfg["splits"]),
         "age_covariate": age,
