@@ -15,11 +15,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import ants
 import nibabel as nib
 import numpy as np
 import pandas as pd
 
+from latentcf.antslib import ants
 from latentcf.evaluate.chunks import structure_weights
 from latentcf.evaluate.tbm import jacobian, relative_changes, tbm_settings
 from latentcf.io import write_tsv_atomic

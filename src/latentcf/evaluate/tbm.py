@@ -16,10 +16,10 @@ import tempfile
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import ants
 import numpy as np
 import scipy.sparse as sp
 
+from latentcf.antslib import ants
 from latentcf.config import validate_section
 from latentcf.preprocess.antsimg import to_ants
 from latentcf.preprocess.register import ants_random_seed

@@ -20,9 +20,10 @@ unsheared affines (tests/preprocess/test_antsimg.py) but
 
 from __future__ import annotations
 
-import ants
 import nibabel as nib
 import numpy as np
+
+from latentcf.antslib import ants
 
 _RAS_TO_LPS = np.diag([-1.0, -1.0, 1.0, 1.0])
 

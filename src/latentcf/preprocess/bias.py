@@ -15,8 +15,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-import ants
 import numpy as np
+
+from latentcf.antslib import ants
 
 log = logging.getLogger(__name__)
 

@@ -32,10 +32,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import ants
 import nibabel as nib
 import numpy as np
 
+from latentcf.antslib import ants
 from latentcf.errors import ConfigError
 from latentcf.grid import grid_affine, grid_shape
 from latentcf.io import load_t1w, save_nifti_atomic, write_json_atomic

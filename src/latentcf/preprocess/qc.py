@@ -1,4 +1,4 @@
-"""QC figures (matplotlib, Agg): three orthogonal slices with outlines drawn over them.
+"""QC figures (matplotlib's object API, no pyplot): three orthogonal slices with outlines drawn over them.
 
 - skull stripping: the brain-mask outline over the bias-corrected native head;
 - registration: the template brain-mask outline over the registered brain (template space).
@@ -12,14 +12,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-import matplotlib
+import nibabel as nib
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import nibabel as nib  # noqa: E402
-import numpy as np  # noqa: E402
-
-from latentcf.io import atomic_path  # noqa: E402
+from latentcf.io import atomic_path
 
 
 def _to_ras(data: np.ndarray, affine: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -62,7 +60,8 @@ def outline_figure(
         ("coronal", lambda a: a[:, centre[1], :].T, (zooms[0], zooms[2])),
         ("axial", lambda a: a[:, :, centre[2]].T, (zooms[0], zooms[1])),
     ]
-    fig, axes = plt.subplots(1, 3, figsize=(12, 4.6), facecolor="black")
+    fig = Figure(figsize=(12, 4.6), facecolor="black")  # no pyplot: nothing global to close
+    axes = fig.subplots(1, 3)
     for ax, (name, cut, (dx, dy)) in zip(axes, views, strict=True):
         ax.imshow(cut(bg), cmap="gray", origin="lower", vmin=0, vmax=vmax, aspect=dy / dx)
         for mask, colour, _ in masks:
@@ -71,7 +70,7 @@ def outline_figure(
                 ax.contour(sl, levels=[0.5], colors=[colour], linewidths=1.0)
         ax.set_title(name, color="white", fontsize=10)
         ax.axis("off")
-    handles = [plt.Line2D([], [], color=c, label=lab) for _, c, lab in masks]
+    handles = [Line2D([], [], color=c, label=lab) for _, c, lab in masks]
     if handles:
         fig.legend(
             handles=handles,
@@ -84,5 +83,4 @@ def outline_figure(
     fig.tight_layout(rect=(0, 0.06, 1, 0.94))
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=80, facecolor="black")
-    plt.close(fig)
     return Path(path)

@@ -40,9 +40,9 @@ import threading
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
-import ants
 import numpy as np
 
+from latentcf.antslib import ants
 from latentcf.errors import ConfigError
 from latentcf.io import atomic_path
 from latentcf.preprocess.settings import PYRAMID_KEYS

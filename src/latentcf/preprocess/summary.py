@@ -10,12 +10,12 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import ants  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import nibabel as nib  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from latentcf.antslib import ants  # noqa: E402
 from latentcf.io import atomic_path, write_tsv_atomic  # noqa: E402
 from latentcf.preprocess.antsimg import reference_image  # noqa: E402
 from latentcf.preprocess.pipeline import PLAUSIBLE_BRAIN_ML  # noqa: E402

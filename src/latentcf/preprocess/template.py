@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-import ants
 import nibabel as nib
 import numpy as np
 
+from latentcf.antslib import ants
 from latentcf.preprocess.antsimg import to_ants
 from latentcf.templates import template_files
 

@@ -30,11 +30,11 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import ants
 import nibabel as nib
 import numpy as np
 import scipy.sparse as sp
 
+from latentcf.antslib import ants
 from latentcf.atlas import FS_NAMES, AtlasGrid, atlas_on_grid, dseg_from_fractions
 from latentcf.errors import ConfigError, InputDataError
 from latentcf.preprocess.antsimg import to_ants

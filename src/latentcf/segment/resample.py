@@ -129,7 +129,7 @@ def warp_indices(transforms: list[str], fixed: Any) -> np.ndarray:
     transforms, [identity affine, inverse warp field]. The warp holds displacements in physical
     LPS mm on the fixed grid, which is also the moving image's grid.
     """
-    import ants  # only the callers that registered with antspyx get here
+    from latentcf.antslib import ants  # only the callers that registered with antspyx get here
 
     inverse = [t for t in transforms if t.endswith("InverseWarp.nii.gz")]
     warp_path = inverse or [t for t in transforms if t.endswith("Warp.nii.gz")]
