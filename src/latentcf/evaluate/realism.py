@@ -16,13 +16,16 @@ what the workflow already measures, and by a user's own feature network only whe
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import scipy.linalg
-import torch
 from scipy.stats import wasserstein_distance, wasserstein_distance_nd
-from torch import nn
+
+if TYPE_CHECKING:  # torch only where a feature network is given: the realism job needs none
+    import torch
+    from torch import nn
 
 MULTIVARIATE = "multivariate"
 
@@ -77,18 +80,20 @@ def jacobian_statistics(jacobian: np.ndarray, mask: np.ndarray | None = None) ->
     }
 
 
-@torch.no_grad()
 def network_features(net: nn.Module, images: torch.Tensor, batch_size: int = 4) -> np.ndarray:
     """(N, C) features of images (N, 1, X, Y, Z): the network's output, averaged over its spatial
     axes when it has any (a (N, C, ...) feature map)."""
+    import torch
+
     chunks = []
-    for start in range(0, len(images), batch_size):
-        out = net(images[start : start + batch_size].float())
-        if out.ndim < 2:
-            raise ValueError(
-                f"expected features (N, C, ...) from the network, got {tuple(out.shape)}"
-            )
-        chunks.append(out.flatten(2).mean(dim=2) if out.ndim > 2 else out)
+    with torch.no_grad():
+        for start in range(0, len(images), batch_size):
+            out = net(images[start : start + batch_size].float())
+            if out.ndim < 2:
+                raise ValueError(
+                    f"expected features (N, C, ...) from the network, got {tuple(out.shape)}"
+                )
+            chunks.append(out.flatten(2).mean(dim=2) if out.ndim > 2 else out)
     return torch.cat(chunks).double().cpu().numpy()
 
 
