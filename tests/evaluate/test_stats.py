@@ -1,4 +1,5 @@
-"""Cohen's d, log-volume effects and the subject bootstrap against hand-computed cases."""
+"""Cohen's d, log-volume effects and the subject bootstrap (of one or several statistics)
+against hand-computed cases."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from latentcf.evaluate.stats import bootstrap, cohens_d, log_volume_effects
+from latentcf.evaluate.stats import bootstrap, bootstrap_many, cohens_d, log_volume_effects
 
 
 def test_cohens_d_hand_computed():
@@ -61,3 +62,21 @@ def test_bootstrap_resamples_subjects_and_is_seeded():
     )
     assert bootstrap(table["participant_id"], lambda r: 5.0, draws=50) == (5.0, 5.0, 5.0)
     assert np.isnan(bootstrap(["a", "a"], mean)[1])
+
+
+def test_several_statistics_share_the_resamples_and_drop_their_own_nan_draws():
+    table = pd.DataFrame({"participant_id": list("aabbccdd"), "x": [1, 2, 3, 4, 5, 6, 7, 9.0]})
+    x = table["x"].to_numpy()
+
+    def mean(rows):
+        return float(x[rows].mean())
+
+    def spread(rows):  # NaN whenever one subject was drawn every time
+        return float(x[rows].std()) if len(set(table["participant_id"].iloc[rows])) > 1 else np.nan
+
+    subjects = table["participant_id"]
+    estimates, lows, highs = bootstrap_many(subjects, lambda r: [mean(r), spread(r)], 300, seed=2)
+    for k, statistic in enumerate((mean, spread)):
+        alone = bootstrap(subjects, statistic, draws=300, seed=2)
+        assert (estimates[k], lows[k], highs[k]) == pytest.approx(alone)
+    assert lows[1] < highs[1]

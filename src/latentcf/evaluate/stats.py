@@ -5,7 +5,8 @@
   levels, reported as percent per year (100 x slope) and percent for a level against its
   reference (100 x (exp(coefficient) - 1)): the simulator's parameterisation of atrophy.
 - :func:`bootstrap`: percentile interval of any statistic over subjects resampled with
-  replacement (all rows of a subject move together), seeded.
+  replacement (all rows of a subject move together), seeded; :func:`bootstrap_many` for several
+  statistics from one computation per resample.
 """
 
 from __future__ import annotations
@@ -74,20 +75,39 @@ def bootstrap(
     """(statistic of all rows, lower, upper): `statistic` takes row indices; the interval is the
     percentile interval over `draws` resamples of subjects with replacement (all rows of a subject
     move together); draws where the statistic is NaN are left out."""
+    estimate, low, high = bootstrap_many(
+        subjects, lambda rows: [statistic(rows)], draws=draws, seed=seed, level=level
+    )
+    return float(estimate[0]), float(low[0]), float(high[0])
+
+
+def bootstrap_many(
+    subjects: Sequence[str],
+    statistics: Callable[[np.ndarray], Sequence[float]],
+    draws: int = 1000,
+    seed: int = 0,
+    level: float = 0.95,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`bootstrap` of K statistics computed together (e.g. from one fit): `statistics`
+    takes row indices and returns K values; returns (estimates, lowers, uppers), each (K,), every
+    statistic over the same resamples, its NaN draws left out."""
     codes, uniques = pd.factorize(np.asarray(subjects))
-    estimate = float(statistic(np.arange(len(codes))))
+    estimate = np.asarray(statistics(np.arange(len(codes))), dtype=float)
+    nan = np.full(estimate.shape, np.nan)
     if len(uniques) < 2:
-        return estimate, float("nan"), float("nan")
+        return estimate, nan, nan.copy()
     groups = [np.flatnonzero(codes == k) for k in range(len(uniques))]
     rng = np.random.default_rng(seed)
-    values = []
-    for _ in range(draws):
-        rows = np.concatenate([groups[i] for i in rng.integers(0, len(groups), len(groups))])
-        value = statistic(rows)
-        if np.isfinite(value):
-            values.append(value)
-    if not values:
-        return estimate, float("nan"), float("nan")
+    values = np.array(
+        [
+            np.asarray(statistics(np.concatenate([groups[i] for i in picks])), dtype=float)
+            for picks in (rng.integers(0, len(groups), len(groups)) for _ in range(draws))
+        ]
+    ).reshape(draws, len(estimate))
     tail = (1.0 - level) / 2.0 * 100.0
-    low, high = np.percentile(values, [tail, 100.0 - tail])
-    return estimate, float(low), float(high)
+    low, high = nan.copy(), nan.copy()
+    for k in range(len(estimate)):
+        finite = values[:, k][np.isfinite(values[:, k])]
+        if finite.size:
+            low[k], high[k] = np.percentile(finite, [tail, 100.0 - tail])
+    return estimate, low, high

@@ -10,12 +10,12 @@ already distorts does not count as an effect.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
-from latentcf.evaluate.stats import bootstrap, cohens_d, ols_effects
+from latentcf.evaluate.stats import bootstrap_many, cohens_d, ols_effects
 
 HELD_OUT = "held-out"
 TRAIN = "train"
@@ -186,36 +186,35 @@ def group_effects(
         is_level = (table[covariate] == level).to_numpy()
         for structure in [s for s in structures if s in table.columns]:
             statistics = _group_statistics(table[structure].to_numpy(float), ages, is_level)
-            for name, statistic in zip(names, statistics, strict=True):
-                estimate, low, high = bootstrap(
-                    table["participant_id"], statistic, draws=draws, seed=seed
-                )
+            intervals = bootstrap_many(table["participant_id"], statistics, draws=draws, seed=seed)
+            for name, estimate, low, high in zip(names, *intervals, strict=True):
                 rows.append(
                     {
                         "structure": structure,
                         "source": source,
                         "effect": name,
-                        "estimate": estimate,
-                        "ci_low": low,
-                        "ci_high": high,
+                        "estimate": float(estimate),
+                        "ci_low": float(low),
+                        "ci_high": float(high),
                         "configured": (configured or {}).get(structure, {}).get(name, np.nan),
                     }
                 )
     return pd.DataFrame(rows)
 
 
-def _group_statistics(volume: np.ndarray, ages: np.ndarray, is_level: np.ndarray) -> tuple:
-    """Functions of row indices: age slope (%/unit of log volume), level effect (%), Cohen's d."""
+def _group_statistics(
+    volume: np.ndarray, ages: np.ndarray, is_level: np.ndarray
+) -> Callable[[np.ndarray], list[float]]:
+    """Function of row indices: [age slope (%/unit of log volume), level effect (%), Cohen's d],
+    the first two from one OLS fit."""
     log_v = np.log(volume)
 
-    def effects(r: np.ndarray) -> np.ndarray:
-        return ols_effects(log_v[r], np.column_stack([ages[r], is_level[r]]))
+    def statistics(r: np.ndarray) -> list[float]:
+        slope, effect = ols_effects(log_v[r], np.column_stack([ages[r], is_level[r]]))
+        d = cohens_d(volume[r][is_level[r]], volume[r][~is_level[r]])
+        return [100.0 * slope, 100.0 * float(np.expm1(effect)), d]
 
-    return (
-        lambda r: 100.0 * effects(r)[0],
-        lambda r: 100.0 * float(np.expm1(effects(r)[1])),
-        lambda r: cohens_d(volume[r][is_level[r]], volume[r][~is_level[r]]),
-    )
+    return statistics
 
 
 def counterfactual_cohorts(
