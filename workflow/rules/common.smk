@@ -28,6 +28,11 @@ except ConfigValidationError as exc:
     sys.exit(f"latentcf: {exc}\nSee config/README.md for every key and its allowed values.")
 
 OUT = config["output_dir"]
+
+# Scheduling (each rule's `priority`): Snakemake starts the ready jobs of highest priority first.
+# Training (2) takes longest and every model stage waits on it; the jobs other jobs wait on (1)
+# come next; the leaves (evaluate, figures, summaries: 0) fill the gaps. Without this, on 2 cores
+# one model's chain could wait behind other models' leaves and end the run alone.
 RES = config["preprocess"]["resolution_mm"]
 MODELS = config["models"]
 

@@ -28,6 +28,7 @@ rule counterfactual:
     benchmark:
         "benchmarks/{model}/counterfactual/chunk-{chunk}.tsv"
     threads: config["counterfactual"]["threads"]
+    priority: 1  # other jobs wait on it (see common.smk, "Scheduling")
     resources:
         gpu=gpu_request(config["counterfactual"]["device"]),
         mem_mb={1: 8000, 2: 3000, 4: 2000}[RES],

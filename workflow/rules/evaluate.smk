@@ -27,6 +27,7 @@ rule segment_scans:
     benchmark:
         "benchmarks/segment/chunk-{chunk}.tsv"
     threads: config["segment"]["threads"]
+    priority: 1  # other jobs wait on it (see common.smk, "Scheduling")
     resources:
         mem_mb=_SEG_MEM_MB,
         runtime=60,
@@ -52,6 +53,7 @@ rule segment_counterfactuals:
     benchmark:
         "benchmarks/{model}/segment/chunk-{chunk}.tsv"
     threads: config["segment"]["threads"]
+    priority: 1  # other jobs wait on it (see common.smk, "Scheduling")
     resources:
         mem_mb=_SEG_MEM_MB,
         runtime=120,
@@ -141,6 +143,7 @@ rule measure_forecasts:
     benchmark:
         "benchmarks/{model}/measure_forecasts.tsv"
     threads: config["segment"]["threads"]
+    priority: 1  # other jobs wait on it (see common.smk, "Scheduling")
     resources:
         mem_mb=_SEG_MEM_MB,
         runtime=60,

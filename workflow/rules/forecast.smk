@@ -25,6 +25,7 @@ rule forecast:
     benchmark:
         "benchmarks/{model}/forecast.tsv"
     threads: config["forecast"]["threads"]
+    priority: 1  # other jobs wait on it (see common.smk, "Scheduling")
     resources:
         gpu=gpu_request(config["forecast"]["device"]),
         mem_mb={1: 8000, 2: 3000, 4: 2000}[RES],

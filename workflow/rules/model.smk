@@ -36,7 +36,7 @@ rule train:
     benchmark:
         "benchmarks/{model}/train.tsv"
     threads: lambda wildcards: model_train_config(config["train"], wildcards.model)["threads"]
-    priority: 1  # every model stage waits on it: start it before other ready jobs
+    priority: 2  # the longest jobs, and every model stage waits on them (common.smk, "Scheduling")
     resources:
         gpu=train_gpus,
         mem_mb=TRAIN_MEM_MB[RES],
@@ -66,6 +66,7 @@ rule encode:
     benchmark:
         "benchmarks/{model}/encode/chunk-{chunk}.tsv"
     threads: config["encode"]["threads"]
+    priority: 1  # other jobs wait on it (see common.smk, "Scheduling")
     resources:
         gpu=gpu_request(config["encode"]["device"]),
         mem_mb={1: 6000, 2: 3000, 4: 2000}[RES],

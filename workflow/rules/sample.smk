@@ -28,6 +28,7 @@ rule sample:
     benchmark:
         "benchmarks/{model}/sample.tsv"
     threads: config["sample"]["threads"]
+    priority: 1  # other jobs wait on it (see common.smk, "Scheduling")
     resources:
         gpu=gpu_request(config["sample"]["device"]),
         mem_mb={1: 8000, 2: 3000, 4: 2000}[RES],

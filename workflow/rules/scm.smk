@@ -36,6 +36,7 @@ rule fit_scm:
     benchmark:
         "benchmarks/{model}/fit_scm.tsv"
     threads: 1
+    priority: 1  # other jobs wait on it (see common.smk, "Scheduling")
     resources:
         mem_mb={1: 8000, 2: 3000, 4: 2000}[RES],
         runtime=30,
