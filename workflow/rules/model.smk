@@ -102,6 +102,7 @@ rule summarise_reconstructions:
     benchmark:
         "benchmarks/{model}/summarise_reconstructions.tsv",
     threads: 1
+    priority: 1  # other jobs wait on it (see common.smk, "Scheduling")
     resources:
         mem_mb=2000,
         runtime=10,
