@@ -72,13 +72,14 @@ def measure_observed_changes(
     with atomic_directory(out_dir) as tmp:
         for history in subjects:
             prev_scan, target_scan = history.scans[-1], history.target_scan
-            prev, affine = _data(image_of[prev_scan])
+            prev_img = nib.load(str(image_of[prev_scan]))
+            prev = np.asarray(prev_img.dataobj, dtype=np.float32)
             target, _ = _data(image_of[target_scan])
-            weights = structure_weights(segmenter.segment(nib.load(str(image_of[prev_scan]))))
+            weights = structure_weights(segmenter.segment(prev_img))
             weights_path = tmp / derivatives.structure_weights_file(prev_scan, resolution_mm)
             weights_path.parent.mkdir(parents=True, exist_ok=True)
             np.savez_compressed(weights_path, **weights)
-            observed = relative_changes(jacobian(prev, target, affine, settings), weights)
+            observed = relative_changes(jacobian(prev, target, prev_img.affine, settings), weights)
             rows += [
                 {
                     "subject": history.subject,
