@@ -96,10 +96,11 @@ def measure_observed_changes(
     return table
 
 
-def _observed(observed_dir: Path, target_scan: str, prev_scan: str) -> dict[str, float]:
-    """{structure: observed change (fraction)} of one pair from measure_observed_changes' table."""
-    path = observed_dir / derivatives.OBSERVED_CHANGES_TABLE
-    table = pd.read_csv(path, sep="\t")
+def _observed(
+    table: pd.DataFrame, path: Path, target_scan: str, prev_scan: str
+) -> dict[str, float]:
+    """{structure: observed change (fraction)} of one pair of measure_observed_changes' `table`
+    (read from `path`)."""
     pair = table[(table["target_scan"] == target_scan) & (table["prev_scan"] == prev_scan)]
     if pair.empty:
         raise InputDataError(
@@ -131,6 +132,8 @@ def measure_forecasts(
     """
     settings = tbm_settings(evaluate_config)
     observed_dir = Path(observed_dir)
+    observed_path = observed_dir / derivatives.OBSERVED_CHANGES_TABLE
+    observed_table = pd.read_csv(observed_path, sep="\t") if len(forecasts) else None
     main = forecasts[forecasts["main"].astype(bool)] if len(forecasts) else forecasts
     rows: list[dict[str, Any]] = []
     for target_scan, group in main.groupby("target_scan", sort=False):
@@ -140,7 +143,7 @@ def measure_forecasts(
         horizon = float(group["target_age"].iloc[0]) - float(
             str(using["ages_used"].iloc[0]).split(";")[-1]
         )
-        observed = _observed(observed_dir, target_scan, prev_scan)
+        observed = _observed(observed_table, observed_path, target_scan, prev_scan)
         with np.load(
             observed_dir / derivatives.structure_weights_file(prev_scan, resolution_mm)
         ) as f:
