@@ -9,7 +9,7 @@ from latentcf.preprocess import set_threads
 def main(smk):
     set_threads(smk.threads)
     from latentcf import derivatives
-    from latentcf.evaluate.run import run_evaluate
+    from latentcf.evaluate.run import CounterfactualInputs, run_evaluate
 
     scans = list(smk.params.scans)
     truth = None
@@ -22,6 +22,19 @@ def main(smk):
             "atrophy": smk.params.demo_atrophy,
             "measurement": smk.input.measurement,
         }
+    counterfactuals = None
+    if "counterfactuals" in smk.input.keys():  # the model is one of counterfactual.models
+        counterfactuals = CounterfactualInputs(
+            scm_files=(smk.input.design, smk.input.coefficients),
+            segment_dirs=list(smk.input.model_segments),
+            counterfactual_dirs=list(smk.input.counterfactuals),
+        )
+    forecast = None
+    if "forecast" in smk.input.keys():  # the model is one of forecast.models
+        forecast = (
+            smk.input.forecast_changes,
+            Path(smk.input.forecast) / derivatives.FORECAST_ERRORS_TABLE,
+        )
     run_evaluate(
         cohort_tsv=smk.input.cohort,
         covariates=dict(smk.params.covariates),
@@ -29,11 +42,9 @@ def main(smk):
         interventions=list(smk.params.interventions),
         model_path=smk.input.model,
         model_config=dict(smk.params.model),
-        scm_files=(smk.input.design, smk.input.coefficients),
         reconstruction_tsv=smk.input.reconstruction,
         real_segment_dirs=list(smk.input.real_segments),
-        model_segment_dirs=list(smk.input.model_segments),
-        counterfactual_dirs=list(smk.input.counterfactuals),
+        counterfactuals=counterfactuals,
         images=dict(zip(scans, smk.input.images, strict=True)),
         masks=dict(zip(scans, smk.input.masks, strict=True)),
         out_dir=Path(smk.output.headline).parent,
@@ -41,10 +52,7 @@ def main(smk):
         seed=int(smk.params.seed),
         evaluate_config=dict(smk.params.evaluate),
         truth=truth,
-        forecast=(
-            smk.input.forecast_changes,
-            Path(smk.input.forecast) / derivatives.FORECAST_ERRORS_TABLE,
-        ),
+        forecast=forecast,
         threads=smk.threads,
     )
 

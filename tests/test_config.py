@@ -7,7 +7,13 @@ import copy
 import pytest
 import yaml
 
-from latentcf.config import ConfigValidationError, load_config, model_train_config, validate_config
+from latentcf.config import (
+    ConfigValidationError,
+    load_config,
+    model_train_config,
+    stage_models,
+    validate_config,
+)
 
 DEMO_ON = {"demo": {"enabled": True}}
 
@@ -185,6 +191,25 @@ def test_per_model_training_overrides(tmp_path):
         {**DEMO_ON, "models": models, "train": {"per_model": {"a": {"per_model": {}}}}}
     )
     assert "'train.per_model.a': per_model cannot be nested" in nested
+
+
+def test_stage_models_choose_which_models_run_counterfactuals_and_forecasts():
+    models = {"vqvae": {"family": "vqvae"}, "klae": {"family": "klae"}}
+    config = validate_config({**DEMO_ON, "models": models, "counterfactual": {"models": ["klae"]}})
+    assert stage_models(config, "counterfactual") == ["klae"]
+    assert config["forecast"]["models"] is None
+    assert stage_models(config, "forecast") == list(config["models"])  # null: every model
+    none = validate_config({**DEMO_ON, "models": models, "forecast": {"models": []}})
+    assert stage_models(none, "forecast") == []
+    bad = problems_of(
+        {**DEMO_ON, "models": models, "counterfactual": {"models": ["vqvea"]}, "forecast": {"models": ["m3ae"]}}
+    )  # fmt: skip
+    assert (
+        "'counterfactual.models': no model named 'vqvea' in 'models' (['klae', 'vqvae'])."
+        " Did you mean 'vqvae'?" in bad
+    )
+    assert "'forecast.models': no model named 'm3ae' in 'models'" in bad
+    assert "'forecast.models'" in problems_of({**DEMO_ON, "forecast": {"models": "vqvae"}})
 
 
 def test_a_batch_the_training_processes_cannot_share_is_refused_at_parse_time():

@@ -226,6 +226,28 @@ def _per_model_train_problems(
             yield from exc.problems
 
 
+#: Stage sections whose `models` key names the models that run the stage (null = every model).
+STAGES_WITH_MODELS = ("counterfactual", "forecast")
+
+
+def stage_models(config: Mapping[str, Any], stage: str) -> list[str]:
+    """Names of the models that run `stage` (one of STAGES_WITH_MODELS), in the order of `models`:
+    the section's `models` list, or every model when it is null."""
+    chosen = config[stage].get("models")
+    return [name for name in config["models"] if chosen is None or name in chosen]
+
+
+def _stage_models_problems(config: Mapping[str, Any]) -> Iterator[str]:
+    for stage in STAGES_WITH_MODELS:
+        for name in config[stage].get("models") or []:
+            if name not in config["models"]:
+                hint = did_you_mean(name, list(config["models"]))
+                yield (
+                    f"'{stage}.models': no model named {name!r} in 'models' "
+                    f"({sorted(config['models'])}).{hint}"
+                )
+
+
 def _batch_share_problems(config: Mapping[str, Any]) -> Iterator[str]:
     """Every process of a distributed training run takes an equal share of the batch."""
     for name in config["models"]:
@@ -262,6 +284,7 @@ def _semantic_problems(config: Mapping[str, Any]) -> Iterator[str]:
     yield from model_problems(config["models"])
     yield from _per_model_train_problems(config["train"]["per_model"], config["models"])
     yield from _batch_share_problems(config)
+    yield from _stage_models_problems(config)
     network = config["sample"]["feature_network"]
     if network is not None and not Path(network).is_file():
         yield (

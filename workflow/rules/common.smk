@@ -11,7 +11,12 @@ from latentcf import derivatives
 from latentcf.chunks import chunk_members
 from latentcf.cohort import ingest_inputs, read_cohort
 from latentcf.cohort.failures import FailedScanJob, failed_scans_message
-from latentcf.config import ConfigValidationError, model_train_config, validate_config
+from latentcf.config import (
+    ConfigValidationError,
+    model_train_config,
+    stage_models,
+    validate_config,
+)
 from latentcf.hardware import gpu_request
 from latentcf.models.settings import FAMILIES_WITH_PRIOR, model_input_files
 from latentcf.provenance import code_version
@@ -44,6 +49,18 @@ wildcard_constraints:
 
 
 SCRIPTS = Path(workflow.current_basedir).parents[1] / "scripts"
+
+
+def models_pattern(names):
+    """A {model} wildcard constraint matching exactly `names` ((?!) matches nothing when none)."""
+    return "|".join(re.escape(name) for name in names) or "(?!)"
+
+
+# Which models run the counterfactual and forecast stages (counterfactual.models,
+# forecast.models; null = every model); the latent SCM is fitted for the models of either.
+CF_MODELS = stage_models(config, "counterfactual")
+FORECAST_MODELS = stage_models(config, "forecast")
+SCM_MODELS = [name for name in MODELS if name in CF_MODELS or name in FORECAST_MODELS]
 
 
 def code(script):
@@ -276,22 +293,27 @@ def measurement_scans(wildcards=None):
 
 
 def evaluate_inputs(wildcards):
-    """Everything the evaluate rule of model `wildcards.model` reads."""
+    """Everything the evaluate job of model `wildcards.model` reads: the counterfactual and
+    forecast files only where the model runs those stages (CF_MODELS, FORECAST_MODELS)."""
     model = f"{OUT}/{wildcards.model}"
     inputs = {
         "cohort": f"{OUT}/cohort/cohort.tsv",
         "model": f"{model}/model/model.pt",
-        "design": f"{model}/scm/design.json",
-        "coefficients": f"{model}/scm/coefficients.npz",
         "reconstruction": f"{model}/encode/reconstruction_metrics.tsv",
         "real_segments": [f"{OUT}/segment/chunk-{c}" for c in chunks()],
-        "model_segments": [f"{model}/segment/chunk-{c}" for c in chunks(*CF_SPLITS)],
-        "counterfactuals": [f"{model}/counterfactual/chunk-{c}" for c in chunks(*CF_SPLITS)],
         "images": [preproc_path(s) for s in scans()],
         "masks": [preproc_path(s, PREPROC_MASK) for s in scans()],
-        "forecast_changes": f"{model}/evaluate/forecast_changes.tsv",
-        "forecast": f"{model}/forecast",
     }
+    if wildcards.model in FORECAST_MODELS:
+        inputs["forecast_changes"] = f"{model}/evaluate/forecast_changes.tsv"
+        inputs["forecast"] = f"{model}/forecast"
+    if wildcards.model in CF_MODELS:
+        inputs |= {
+            "design": f"{model}/scm/design.json",
+            "coefficients": f"{model}/scm/coefficients.npz",
+            "model_segments": [f"{model}/segment/chunk-{c}" for c in chunks(*CF_SPLITS)],
+            "counterfactuals": [f"{model}/counterfactual/chunk-{c}" for c in chunks(*CF_SPLITS)],
+        }
     if config["demo"]["enabled"]:
         inputs["truth"] = f"{OUT}/demo/truth_counterfactuals"
         inputs["raw"] = [scan_input_t1w_of(s) for s in scans()]
@@ -304,8 +326,8 @@ def evaluate_inputs(wildcards):
 
 #: Models whose family has a prior: each gets the sample, segment_samples and sample_realism jobs.
 SAMPLED_MODELS = [name for name, spec in MODELS.items() if spec["family"] in FAMILIES_WITH_PRIOR]
-# The sample rules' {model} wildcard: one of SAMPLED_MODELS ((?!) matches nothing when none).
-SAMPLED_MODELS_PATTERN = "|".join(re.escape(name) for name in SAMPLED_MODELS) or "(?!)"
+# The sample rules' {model} wildcard: one of SAMPLED_MODELS.
+SAMPLED_MODELS_PATTERN = models_pattern(SAMPLED_MODELS)
 
 
 def realism_scans(wildcards=None):
@@ -363,14 +385,17 @@ def summary_inputs(wildcards):
         targets[f"{model}: reconstructions"] = expand(
             list(rules.summarise_reconstructions.output), model=model
         )
-        targets[f"{model}: latent SCM"] = expand(list(rules.fit_scm.output), model=model)
-        targets[f"{model}: counterfactuals (chunks)"] = expand(
-            rules.counterfactual.output.chunk, model=model, chunk=chunks(*CF_SPLITS)
-        )
-        targets[f"{model}: counterfactual montage"] = expand(
-            rules.plot_counterfactuals.output, model=model
-        )
-        targets[f"{model}: forecasts"] = expand(rules.forecast.output.folder, model=model)
+        if model in SCM_MODELS:
+            targets[f"{model}: latent SCM"] = expand(list(rules.fit_scm.output), model=model)
+        if model in CF_MODELS:
+            targets[f"{model}: counterfactuals (chunks)"] = expand(
+                rules.counterfactual.output.chunk, model=model, chunk=chunks(*CF_SPLITS)
+            )
+            targets[f"{model}: counterfactual montage"] = expand(
+                rules.plot_counterfactuals.output, model=model
+            )
+        if model in FORECAST_MODELS:
+            targets[f"{model}: forecasts"] = expand(rules.forecast.output.folder, model=model)
         targets[f"{model}: evaluation"] = expand(list(rules.evaluate.output), model=model)
     targets.update(sample_targets())
     return targets

@@ -1,7 +1,9 @@
 # Counterfactual images: one job per model and chunk of scans, all interventions at once
 # (latentcf.counterfactual), and the montage of a few held-out scans for the report.
 
-_CF = {k: v for k, v in config["counterfactual"].items() if k != "figure_scans"}
+# The settings a counterfactual job depends on: not the montage's scans, nor which models run it
+# (adding a model to counterfactual.models must not rerun the others).
+_CF = {k: v for k, v in config["counterfactual"].items() if k not in ("figure_scans", "models")}
 
 
 rule counterfactual:
@@ -15,6 +17,8 @@ rule counterfactual:
         references=cf_native(PREPROC_NATIVE_T1W),
     output:
         chunk=directory(f"{MODEL_DIR}/counterfactual/chunk-{{chunk}}"),
+    wildcard_constraints:
+        model=models_pattern(CF_MODELS),
     params:
         model=lambda wildcards: MODELS[wildcards.model],
         covariates=config["covariates"],
@@ -52,6 +56,8 @@ rule plot_counterfactuals:
             category="Counterfactuals",
             subcategory="{model}",
         ),
+    wildcard_constraints:
+        model=models_pattern(CF_MODELS),
     params:
         scans=cf_figure_scans,
         interventions=[iv["name"] for iv in config["interventions"]],

@@ -42,6 +42,8 @@ rule segment_counterfactuals:
         counterfactual=f"{MODEL_DIR}/counterfactual/chunk-{{chunk}}",
     output:
         chunk=directory(f"{MODEL_DIR}/segment/chunk-{{chunk}}"),
+    wildcard_constraints:
+        model=models_pattern(CF_MODELS),
     params:
         family=lambda wildcards: MODELS[wildcards.model]["family"],
         segment=config["segment"],
@@ -132,6 +134,8 @@ rule measure_forecasts:
         masks=lambda wildcards: [preproc_path(s, PREPROC_MASK) for s in scans(*FORECAST_SPLITS)],
     output:
         f"{EVALUATE_DIR}/forecast_changes.tsv",
+    wildcard_constraints:
+        model=models_pattern(FORECAST_MODELS),
     params:
         scans=lambda wildcards: scans(*FORECAST_SPLITS),
         family=lambda wildcards: MODELS[wildcards.model]["family"],

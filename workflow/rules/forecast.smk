@@ -2,7 +2,8 @@
 # train subjects' encoded latents, each held-out longitudinal subject's last scan forecast from
 # its earlier ones by every method, decoded on the model grid; one job per model. Its params are
 # the model, the covariates and the forecast section: interventions and the SCM's settings reach
-# it only through fit_scm's outputs (read for an SCM population slope).
+# it only through fit_scm's outputs (read for an SCM population slope); forecast.models only says
+# which models run it.
 
 
 rule forecast:
@@ -14,10 +15,12 @@ rule forecast:
         chunks=chunk_dirs("train", *FORECAST_SPLITS),
     output:
         folder=directory(f"{MODEL_DIR}/forecast"),
+    wildcard_constraints:
+        model=models_pattern(FORECAST_MODELS),
     params:
         model=lambda wildcards: MODELS[wildcards.model],
         covariates=config["covariates"],
-        forecast=config["forecast"],
+        forecast={k: v for k, v in config["forecast"].items() if k != "models"},
         resolution_mm=RES,
         code=code("forecast.py"),
     log:

@@ -24,6 +24,8 @@ rule fit_scm:
             category="Latent SCM",
             subcategory="{model}",
         ),
+    wildcard_constraints:
+        model=models_pattern(SCM_MODELS),
     params:
         model=lambda wildcards: MODELS[wildcards.model],
         covariates=config["covariates"],

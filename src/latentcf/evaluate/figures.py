@@ -118,11 +118,17 @@ def plot_effect_sizes(effects: pd.DataFrame, path: str | Path) -> Path:
     return save_figure_atomic(fig, path, dpi=90)
 
 
-def plot_ground_truth(table: pd.DataFrame, path: str | Path) -> Path:
+def plot_ground_truth(table: pd.DataFrame, path: str | Path, note: str = "") -> Path:
     """Predicted (TBM) against true relative change, one panel per intervention; held-out scans
-    filled, train scans open; the identity line."""
+    filled, train scans open; the identity line. An empty `table` gives one panel saying `note`
+    (no ground truth, or no counterfactuals)."""
     plt = _pyplot()
     interventions = list(dict.fromkeys(table["intervention"]))
+    if not interventions:
+        fig, ax = plt.subplots(figsize=(4, 1.5))
+        ax.axis("off")
+        ax.text(0.5, 0.5, note or "nothing to compare", ha="center", va="center", wrap=True)
+        return save_figure_atomic(fig, path, dpi=90)
     fig, axes = plt.subplots(
         1, len(interventions), figsize=(4 * len(interventions), 3.8), squeeze=False
     )

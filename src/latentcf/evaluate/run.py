@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,24 @@ from latentcf.segment import STRUCTURES
 log = logging.getLogger(__name__)
 
 OUTPUTS = derivatives.EVALUATE_OUTPUTS
+#: The note of the counterfactual tables of a model outside `counterfactual.models`.
+NO_COUNTERFACTUALS = "no counterfactuals for this model (it is not in counterfactual.models)"
+#: The note of the forecast table of a model outside `forecast.models`.
+NO_FORECASTS = "no forecasts for this model (it is not in forecast.models)"
+
+
+@dataclass(frozen=True)
+class CounterfactualInputs:
+    """A model's counterfactual stage outputs, as the evaluation reads them.
+
+    scm_files : (design.json, coefficients.npz) of fit_scm.
+    segment_dirs : segment_counterfactuals chunk folders (volumes.tsv, changes.tsv).
+    counterfactual_dirs : counterfactual chunk folders (counterfactuals.tsv and the images).
+    """
+
+    scm_files: tuple[str | Path, str | Path]
+    segment_dirs: Sequence[str | Path]
+    counterfactual_dirs: Sequence[str | Path]
 
 
 def _concat(folders: Sequence[str | Path], name: str) -> pd.DataFrame:
@@ -78,11 +97,9 @@ def run_evaluate(
     interventions: Sequence[Mapping[str, Any]],
     model_path: str | Path,
     model_config: Mapping[str, Any],
-    scm_files: tuple[str | Path, str | Path],
     reconstruction_tsv: str | Path,
     real_segment_dirs: Sequence[str | Path],
-    model_segment_dirs: Sequence[str | Path],
-    counterfactual_dirs: Sequence[str | Path],
+    counterfactuals: CounterfactualInputs | None,
     images: Mapping[str, str | Path],
     masks: Mapping[str, str | Path],
     out_dir: str | Path,
@@ -95,11 +112,15 @@ def run_evaluate(
 ) -> dict[str, Path]:
     """Write every output of :data:`OUTPUTS` into `out_dir`.
 
+    `counterfactuals`: None for a model outside counterfactual.models: the reconstruction-volume,
+    effectiveness and ground-truth tables then hold a note, the group effects cover the real
+    scans (and the truth) only, and the soundness checks composition only.
     `truth` (demo only): {"volumes": truth_counterfactuals/volumes.tsv, "folder": that folder,
     "raw": {scan: raw T1w}, "transforms": {scan: .mat}, "atrophy": the demo config's atrophy
     section}; None for real cohorts (the ground-truth outputs then hold a one-line note).
     `forecast`: (forecast_changes.tsv of measure_forecasts, the forecast stage's
-    forecast_errors.tsv); None: the forecast table holds a one-line note.
+    forecast_errors.tsv); None (a model outside forecast.models): the forecast table holds a
+    one-line note.
     """
     import torch
 
@@ -118,10 +139,17 @@ def run_evaluate(
     reconstruction = pd.read_csv(reconstruction_tsv, sep="\t")
     write_tsv_atomic(reconstruction, paths["reconstruction"])
     real_volumes = _concat(real_segment_dirs, VOLUMES_TABLE)
-    model_volumes = _concat(model_segment_dirs, VOLUMES_TABLE)
-    changes = _concat(model_segment_dirs, CHANGES_TABLE)
-    cf_covariates = _concat(counterfactual_dirs, derivatives.COUNTERFACTUALS_TABLE)
-    recon_volumes = tables.recon_vs_real(real_volumes, model_volumes, cohort, structures)
+    no_counterfactuals = pd.DataFrame({"note": [NO_COUNTERFACTUALS]})  # a table's whole content
+    model_volumes = changes = cf_covariates = None
+    if counterfactuals is not None:
+        model_volumes = _concat(counterfactuals.segment_dirs, VOLUMES_TABLE)
+        changes = _concat(counterfactuals.segment_dirs, CHANGES_TABLE)
+        cf_covariates = _concat(
+            counterfactuals.counterfactual_dirs, derivatives.COUNTERFACTUALS_TABLE
+        )
+        recon_volumes = tables.recon_vs_real(real_volumes, model_volumes, cohort, structures)
+    else:
+        recon_volumes = no_counterfactuals
     write_tsv_atomic(recon_volumes, paths["recon_volumes"])
 
     # -- ground truth (demo)
@@ -130,16 +158,18 @@ def run_evaluate(
         true_volumes = pd.read_csv(truth["volumes"], sep="\t")
         true = tables.true_changes(true_volumes, structures)
         targets = tables.targets_from_truth(true)
-    effectiveness = tables.effectiveness(changes, cohort, targets)
+    effectiveness = (
+        no_counterfactuals if changes is None else tables.effectiveness(changes, cohort, targets)
+    )
     write_tsv_atomic(effectiveness, paths["effectiveness"])
-    if true is not None:
+    if true is not None and counterfactuals is not None:
         pairs = pd.read_csv(truth["measurement"], sep="\t") if truth.get("measurement") else None
         gt = tables.ground_truth(changes, true, cohort, pairs)
         gt = gt.merge(
             _image_errors(
                 truth,
                 cohort,
-                counterfactual_dirs,
+                counterfactuals.counterfactual_dirs,
                 cf_covariates,
                 images,
                 masks,
@@ -152,11 +182,16 @@ def run_evaluate(
         summary = tables.ground_truth_summary(gt)
         figures.plot_ground_truth(gt, paths["ground_truth_figure"])
     else:
-        gt = pd.DataFrame({"note": ["no ground truth for this cohort (the demo cohort ships it)"]})
-        summary = gt
+        note = (
+            NO_COUNTERFACTUALS
+            if counterfactuals is None
+            else "no ground truth for this cohort (the demo cohort ships it)"
+        )
+        gt = summary = pd.DataFrame({"note": [note]})
         figures.plot_ground_truth(
             pd.DataFrame(columns=["intervention", "structure", "scans", "true_pct", "tbm_pct"]),
             paths["ground_truth_figure"],
+            note,
         )
     write_tsv_atomic(gt, paths["ground_truth"])
     write_tsv_atomic(summary, paths["ground_truth_summary"])
@@ -191,16 +226,16 @@ def run_evaluate(
         paths["volumes_vs_age"],
     )
 
-    # -- composition and reversibility
-    model, _ = load_model(model_path, dict(model_config))
-    scm = FittedSCM.load(*scm_files)
+    # -- composition and reversibility (the latter through the SCM: models with counterfactuals)
+    model, meta = load_model(model_path, dict(model_config))
+    scm = FittedSCM.load(*counterfactuals.scm_files) if counterfactuals is not None else None
     held_out = [s for s in reconstruction["scan"] if s in images][: cfg["cycle_scans"]]
     soundness_rows = []
     factual = cohort.set_index("scan", drop=False)
     for scan in held_out:
         image = np.asarray(nib.load(str(images[scan])).dataobj, dtype=np.float32)
         mask = np.asarray(nib.load(str(masks[scan])).dataobj) > 0
-        for row in cycles.composition(model, scm.latent_name, image, mask, cfg["null_cycles"]):
+        for row in cycles.composition(model, meta["scm_latent"], image, mask, cfg["null_cycles"]):
             soundness_rows.append(
                 {
                     "scan": scan,
@@ -210,7 +245,10 @@ def run_evaluate(
                     "ssim": row["ssim"],
                 }
             )
-        for row in cycles.reversibility(model, scm, image, mask, factual.loc[[scan]], ivs):
+        reversibility = (
+            cycles.reversibility(model, scm, image, mask, factual.loc[[scan]], ivs) if scm else []
+        )
+        for row in reversibility:
             soundness_rows.append(
                 {
                     "scan": scan,
@@ -224,7 +262,7 @@ def run_evaluate(
     write_tsv_atomic(soundness, paths["soundness"])
 
     measurement = None
-    if truth is not None and truth.get("measurement"):
+    if truth is not None and truth.get("measurement") and counterfactuals is not None:
         check = pd.read_csv(truth["measurement"], sep="\t")
         measurement = (
             check.groupby(["intervention", "structure"])
@@ -238,11 +276,16 @@ def run_evaluate(
         forecast_table = forecast_summary(pd.read_csv(forecast[0], sep="\t"), truth_volumes)
         forecast_errors = pd.read_csv(forecast[1], sep="\t")
     else:
-        forecast_table = pd.DataFrame({"note": ["forecasts were not measured"]})
+        forecast_table = pd.DataFrame({"note": [NO_FORECASTS]})
     write_tsv_atomic(forecast_table, paths["forecast"])
     write_text_atomic(
         _headline(
-            reconstruction, summary if true is not None else None, effects, soundness, measurement
+            reconstruction,
+            summary if true is not None and counterfactuals is not None else None,
+            effects,
+            soundness,
+            measurement,
+            counterfactuals is not None,
         )
         + "".join(line + "\n" for line in forecast_headline(forecast_table)),
         paths["headline"],
@@ -367,8 +410,9 @@ def _group_effects(
                 f"{group[0]} {group[1]} vs {group[2]} (%)": 100 * spec["ad_effect"],
             }
     sources["real scans"] = with_volumes(real_volumes, FACTUAL)
-    sources["reconstructions"] = with_volumes(model_volumes, NULL)
-    if group:
+    if model_volumes is not None:
+        sources["reconstructions"] = with_volumes(model_volumes, NULL)
+    if group and changes is not None:
         setting = [
             iv.name for iv in ivs if iv.set.get(group[0]) in (group[1], group[2]) and not iv.shift
         ]
@@ -385,7 +429,7 @@ def _group_effects(
         sources, structures, age, group, cfg["bootstrap_draws"], seed, configured
     )
     # within-subject age effect of each age-shift intervention: 100 log(1 + change) / shift
-    for iv in ivs:
+    for iv in ivs if changes is not None else []:
         if set(iv.targets) != {age} or not iv.shift:
             continue
         rows = changes[changes["intervention"] == iv.name].merge(
@@ -417,23 +461,28 @@ def _plot_volumes(
         tables.structure_volumes(real_volumes, structures).query("image == 'factual'"), on="scan"
     )
     shifts = [iv.name for iv in ivs if age in iv.shift]
-    cf = tables.counterfactual_cohorts(
-        model_volumes, changes, cf_covariates, structures, shifts[:1]
-    )
-    if not len(cf):
-        cf = real.iloc[:0]
+    cf = real.iloc[:0]
+    if changes is not None and shifts:
+        cf = tables.counterfactual_cohorts(
+            model_volumes, changes, cf_covariates, structures, shifts[:1]
+        )
+        cf = cf if len(cf) else real.iloc[:0]
     figures.plot_volumes_vs_age(
         real, cf, [s for s in structures if s in real.columns], age or "age", colour, path
     )
 
 
-def _headline(reconstruction, gt_summary, effects, soundness, measurement) -> str:
+def _headline(
+    reconstruction, gt_summary, effects, soundness, measurement, with_counterfactuals
+) -> str:
     lines = ["## Evaluation", ""]
     lines.append(
         f"- Held-out reconstruction: SSIM {reconstruction['ssim'].mean():.3f}, "
         f"PSNR {reconstruction['psnr'].mean():.1f} dB, MAE {reconstruction['mae'].mean():.3f} "
         f"(n = {len(reconstruction)})."
     )
+    if not with_counterfactuals:
+        lines.append(f"- Counterfactuals: {NO_COUNTERFACTUALS}.")
     if gt_summary is not None:
         held = gt_summary[gt_summary["scans"] == tables.HELD_OUT]
         lines.append("- Ground truth, held-out scans: counterfactual vs true volume change:")
