@@ -17,11 +17,14 @@ def main(smk):
         truth = {
             "volumes": Path(smk.input.truth) / "volumes.tsv",
             "folder": smk.input.truth,
-            "raw": dict(zip(scans, smk.input.raw, strict=True)),
-            "transforms": dict(zip(scans, smk.input.transforms, strict=True)),
             "atrophy": smk.params.demo_atrophy,
-            "measurement": smk.input.measurement,
         }
+        if "raw" in smk.input.keys():  # a model with counterfactuals: compared with the true ones
+            truth |= {
+                "raw": dict(zip(scans, smk.input.raw, strict=True)),
+                "transforms": dict(zip(scans, smk.input.transforms, strict=True)),
+                "measurement": smk.input.measurement,
+            }
     counterfactuals = None
     if "counterfactuals" in smk.input.keys():  # the model is one of counterfactual.models
         counterfactuals = CounterfactualInputs(

@@ -57,6 +57,18 @@ def test_a_model_left_out_gets_no_counterfactual_or_forecast_job(vqvae_only):
     assert {"train", "encode", "summarise_reconstructions", "evaluate"} <= by_model["klae"]
 
 
+def test_a_model_that_only_forecasts_gets_its_scm_but_no_counterfactuals(vqvae_only, tmp_path):
+    workdir, _ = vqvae_only
+    config = variant(tmp_path, counterfactual={"models": ["vqvae"]})
+    klae = {
+        rule
+        for rule, wildcards in planned_job_list(workdir, config, "--forcerun", "train")
+        if "model=klae" in wildcards
+    }
+    assert {"fit_scm", "forecast", "measure_forecasts", "evaluate"} <= klae
+    assert not {"counterfactual", "plot_counterfactuals", "segment_counterfactuals"} & klae
+
+
 def test_its_evaluation_notes_what_was_not_run(vqvae_only):
     workdir, config = vqvae_only
     run_snakemake(workdir, config)

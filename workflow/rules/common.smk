@@ -307,6 +307,8 @@ def evaluate_inputs(wildcards):
     if wildcards.model in FORECAST_MODELS:
         inputs["forecast_changes"] = f"{model}/evaluate/forecast_changes.tsv"
         inputs["forecast"] = f"{model}/forecast"
+    if config["demo"]["enabled"]:
+        inputs["truth"] = f"{OUT}/demo/truth_counterfactuals"
     if wildcards.model in CF_MODELS:
         inputs |= {
             "design": f"{model}/scm/design.json",
@@ -314,11 +316,10 @@ def evaluate_inputs(wildcards):
             "model_segments": [f"{model}/segment/chunk-{c}" for c in chunks(*CF_SPLITS)],
             "counterfactuals": [f"{model}/counterfactual/chunk-{c}" for c in chunks(*CF_SPLITS)],
         }
-    if config["demo"]["enabled"]:
-        inputs["truth"] = f"{OUT}/demo/truth_counterfactuals"
-        inputs["raw"] = [scan_input_t1w_of(s) for s in scans()]
-        inputs["transforms"] = [PREPROC_XFM.format(scan=s) for s in scans()]
-        inputs["measurement"] = f"{OUT}/evaluate/measurement_check.tsv"
+        if config["demo"]["enabled"]:  # the counterfactuals against the true ones
+            inputs["raw"] = [scan_input_t1w_of(s) for s in scans()]
+            inputs["transforms"] = [PREPROC_XFM.format(scan=s) for s in scans()]
+            inputs["measurement"] = f"{OUT}/evaluate/measurement_check.tsv"
     return inputs
 
 

@@ -116,8 +116,9 @@ def run_evaluate(
     effectiveness and ground-truth tables then hold a note, the group effects cover the real
     scans (and the truth) only, and the soundness checks composition only.
     `truth` (demo only): {"volumes": truth_counterfactuals/volumes.tsv, "folder": that folder,
-    "raw": {scan: raw T1w}, "transforms": {scan: .mat}, "atrophy": the demo config's atrophy
-    section}; None for real cohorts (the ground-truth outputs then hold a one-line note).
+    "atrophy": the demo config's atrophy section, and with `counterfactuals` "raw": {scan: raw
+    T1w}, "transforms": {scan: .mat}, "measurement": measurement_check.tsv}; None for real cohorts
+    (the ground-truth outputs then hold a one-line note).
     `forecast`: (forecast_changes.tsv of measure_forecasts, the forecast stage's
     forecast_errors.tsv); None (a model outside forecast.models): the forecast table holds a
     one-line note.
@@ -139,9 +140,10 @@ def run_evaluate(
     reconstruction = pd.read_csv(reconstruction_tsv, sep="\t")
     write_tsv_atomic(reconstruction, paths["reconstruction"])
     real_volumes = _concat(real_segment_dirs, VOLUMES_TABLE)
+    with_cf = counterfactuals is not None
     no_counterfactuals = pd.DataFrame({"note": [NO_COUNTERFACTUALS]})  # a table's whole content
     model_volumes = changes = cf_covariates = None
-    if counterfactuals is not None:
+    if with_cf:
         model_volumes = _concat(counterfactuals.segment_dirs, VOLUMES_TABLE)
         changes = _concat(counterfactuals.segment_dirs, CHANGES_TABLE)
         cf_covariates = _concat(
@@ -159,10 +161,10 @@ def run_evaluate(
         true = tables.true_changes(true_volumes, structures)
         targets = tables.targets_from_truth(true)
     effectiveness = (
-        no_counterfactuals if changes is None else tables.effectiveness(changes, cohort, targets)
+        tables.effectiveness(changes, cohort, targets) if with_cf else no_counterfactuals
     )
     write_tsv_atomic(effectiveness, paths["effectiveness"])
-    if true is not None and counterfactuals is not None:
+    if true is not None and with_cf:
         pairs = pd.read_csv(truth["measurement"], sep="\t") if truth.get("measurement") else None
         gt = tables.ground_truth(changes, true, cohort, pairs)
         gt = gt.merge(
@@ -183,9 +185,9 @@ def run_evaluate(
         figures.plot_ground_truth(gt, paths["ground_truth_figure"])
     else:
         note = (
-            NO_COUNTERFACTUALS
-            if counterfactuals is None
-            else "no ground truth for this cohort (the demo cohort ships it)"
+            "no ground truth for this cohort (the demo cohort ships it)"
+            if with_cf
+            else NO_COUNTERFACTUALS
         )
         gt = summary = pd.DataFrame({"note": [note]})
         figures.plot_ground_truth(
@@ -228,7 +230,7 @@ def run_evaluate(
 
     # -- composition and reversibility (the latter through the SCM: models with counterfactuals)
     model, meta = load_model(model_path, dict(model_config))
-    scm = FittedSCM.load(*counterfactuals.scm_files) if counterfactuals is not None else None
+    scm = FittedSCM.load(*counterfactuals.scm_files) if with_cf else None
     held_out = [s for s in reconstruction["scan"] if s in images][: cfg["cycle_scans"]]
     soundness_rows = []
     factual = cohort.set_index("scan", drop=False)
@@ -262,7 +264,7 @@ def run_evaluate(
     write_tsv_atomic(soundness, paths["soundness"])
 
     measurement = None
-    if truth is not None and truth.get("measurement") and counterfactuals is not None:
+    if truth is not None and truth.get("measurement") and with_cf:
         check = pd.read_csv(truth["measurement"], sep="\t")
         measurement = (
             check.groupby(["intervention", "structure"])
@@ -281,11 +283,11 @@ def run_evaluate(
     write_text_atomic(
         _headline(
             reconstruction,
-            summary if true is not None and counterfactuals is not None else None,
+            summary if true is not None and with_cf else None,
             effects,
             soundness,
             measurement,
-            counterfactuals is not None,
+            with_cf,
         )
         + "".join(line + "\n" for line in forecast_headline(forecast_table)),
         paths["headline"],
@@ -462,11 +464,12 @@ def _plot_volumes(
     )
     shifts = [iv.name for iv in ivs if age in iv.shift]
     cf = real.iloc[:0]
-    if changes is not None and shifts:
+    if changes is not None:
         cf = tables.counterfactual_cohorts(
             model_volumes, changes, cf_covariates, structures, shifts[:1]
         )
-        cf = cf if len(cf) else real.iloc[:0]
+        if not len(cf):
+            cf = real.iloc[:0]
     figures.plot_volumes_vs_age(
         real, cf, [s for s in structures if s in real.columns], age or "age", colour, path
     )
