@@ -19,12 +19,6 @@ def main(smk):
             "folder": smk.input.truth,
             "atrophy": smk.params.demo_atrophy,
         }
-        if "raw" in smk.input.keys():  # a model with counterfactuals: compared with the true ones
-            truth |= {
-                "raw": dict(zip(scans, smk.input.raw, strict=True)),
-                "transforms": dict(zip(scans, smk.input.transforms, strict=True)),
-                "measurement": smk.input.measurement,
-            }
     counterfactuals = None
     if "counterfactuals" in smk.input.keys():  # the model is one of counterfactual.models
         counterfactuals = CounterfactualInputs(
@@ -32,6 +26,12 @@ def main(smk):
             segment_dirs=list(smk.input.model_segments),
             counterfactual_dirs=list(smk.input.counterfactuals),
         )
+        if truth is not None:  # compared with the true counterfactuals
+            truth |= {
+                "raw": dict(zip(scans, smk.input.raw, strict=True)),
+                "transforms": dict(zip(scans, smk.input.transforms, strict=True)),
+                "measurement": smk.input.measurement,
+            }
     forecast = None
     if "forecast" in smk.input.keys():  # the model is one of forecast.models
         forecast = (

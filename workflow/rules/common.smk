@@ -42,18 +42,18 @@ RES = config["preprocess"]["resolution_mm"]
 MODELS = config["models"]
 
 
+def models_pattern(names):
+    """A {model} wildcard constraint matching exactly `names` ((?!) matches nothing when none)."""
+    return "|".join(re.escape(name) for name in names) or "(?!)"
+
+
 wildcard_constraints:
     scan=r"sub-[^/]+/(ses-[^/]+/)?anat/sub-[^/_]+(_ses-[^/_]+)?",
-    model="|".join(re.escape(name) for name in MODELS),
+    model=models_pattern(MODELS),
     chunk=r"\d+",
 
 
 SCRIPTS = Path(workflow.current_basedir).parents[1] / "scripts"
-
-
-def models_pattern(names):
-    """A {model} wildcard constraint matching exactly `names` ((?!) matches nothing when none)."""
-    return "|".join(re.escape(name) for name in names) or "(?!)"
 
 
 # Which models run the counterfactual and forecast stages (counterfactual.models,

@@ -463,13 +463,13 @@ def _plot_volumes(
         tables.structure_volumes(real_volumes, structures).query("image == 'factual'"), on="scan"
     )
     shifts = [iv.name for iv in ivs if age in iv.shift]
-    cf = real.iloc[:0]
-    if changes is not None:
-        cf = tables.counterfactual_cohorts(
-            model_volumes, changes, cf_covariates, structures, shifts[:1]
-        )
-        if not len(cf):
-            cf = real.iloc[:0]
+    cf = (
+        tables.counterfactual_cohorts(model_volumes, changes, cf_covariates, structures, shifts[:1])
+        if changes is not None
+        else real.iloc[:0]
+    )
+    if not len(cf):
+        cf = real.iloc[:0]
     figures.plot_volumes_vs_age(
         real, cf, [s for s in structures if s in real.columns], age or "age", colour, path
     )
