@@ -84,6 +84,7 @@ def test_summary_compares_models_on_reconstruction_counterfactuals_forecasts_and
         folder.mkdir()
         recon = pd.DataFrame(
             {"ssim": [ssim, ssim + 0.01], "psnr": [25.0, 27.0], "mae": [0.03, 0.05],
+             "mse": [0.0021, 0.0030],
              "deviation_real": [0.01, 0.03], "deviation_recon": [deviation, deviation]}
         )  # fmt: skip
         truth = pd.DataFrame(
@@ -116,14 +117,15 @@ def test_summary_compares_models_on_reconstruction_counterfactuals_forecasts_and
     lines = [line for line in section.splitlines() if line.startswith("|")]
     header = [c.strip() for c in lines[0].strip("|").split("|")]
     assert header == [
-        "model", "SSIM", "PSNR", "MAE", "decoded / real deviation",
+        "model", "SSIM", "PSNR", "MAE", "MSE", "decoded / real deviation",
         "counterfactual abs. error (pp)", "forecast abs. error (pp), best",
         "forecast abs. error (pp), no_change", "samples: multivariate W1/SD",
     ]  # fmt: skip
     rows = {
         r[0]: r for r in ([c.strip() for c in line.strip("|").split("|")] for line in lines[2:])
     }
-    # deviation: the reconstructions' mean over the scans' mean (0.02 / 0.02; 1e-4 / 0.02)
-    assert rows["vqvae"][1:7] == ["0.975", "26", "0.04", "1", "4", "5.00 (prior_single)"]
-    assert rows["m3ae"][4] == "0.005"
-    assert rows["m3ae"][5] == "7" and rows["vqvae"][8] == "nan" and float(rows["m3ae"][8]) > 0
+    # MSE keeps four decimals (0.00255, not 0.003); deviation: the reconstructions' mean over the
+    # scans' mean (0.02 / 0.02; 1e-4 / 0.02)
+    assert rows["vqvae"][1:8] == ["0.975", "26", "0.04", "0.0026", "1", "4", "5.00 (prior_single)"]
+    assert rows["m3ae"][5] == "0.005"
+    assert rows["m3ae"][6] == "7" and rows["vqvae"][9] == "nan" and float(rows["m3ae"][9]) > 0

@@ -4,7 +4,7 @@ Under ``<output_dir>/<model>/``:
 
 - ``model/model.pt``, ``model/training.tsv``, ``model/training.png``: the trained model.
 - ``encode/chunk-<NN>/``: one folder per chunk of scans (see :mod:`latentcf.chunks`) holding
-  ``scans.tsv`` (row, scan, mae, psnr, ssim, n_voxels), ``latent_<name>.npy`` per named latent
+  ``scans.tsv`` (row, scan, mae, mse, psnr, ssim, n_voxels), ``latent_<name>.npy`` per named latent
   tensor (float32 or float16, shape (n_scans, ...) in scans.tsv row order; the SCM reads
   ``latent_<scm_latent>.npy`` flattened to one vector per scan) and each scan's reconstruction
   ``<scan>_space-<template>_res-<r>_desc-<family>recon_T1w.nii.gz`` (model grid).

@@ -34,7 +34,7 @@ from latentcf.train.device import autocast, resolve_precision, select_device
 
 log = logging.getLogger(__name__)
 
-METRIC_COLUMNS = ["mae", "psnr", "ssim", "n_voxels"]
+METRIC_COLUMNS = ["mae", "mse", "psnr", "ssim", "n_voxels"]
 
 
 @torch.no_grad()
@@ -176,12 +176,13 @@ def summarise_reconstructions(
     write_tsv_atomic(table[[*ids, *METRIC_COLUMNS, "deviation_real", "deviation_recon"]], out_tsv)
     if len(table):
         log.info(
-            "%d scans: SSIM %.4f +- %.4f, PSNR %.2f dB, MAE %.4f",
+            "%d scans: SSIM %.4f +- %.4f, PSNR %.2f dB, MAE %.4f, MSE %.4f",
             len(table),
             table["ssim"].mean(),
             table["ssim"].std(ddof=0),
             table["psnr"].mean(),
             table["mae"].mean(),
+            table["mse"].mean(),
         )
     shown = table.head(figure_scans)
     recons = recon_paths[:figure_scans]

@@ -1,4 +1,4 @@
-"""Masked MAE / PSNR / SSIM."""
+"""Masked MAE / MSE / PSNR / SSIM."""
 
 from __future__ import annotations
 
@@ -24,7 +24,12 @@ def volume():
 def test_identical_images(volume):
     img, mask = volume
     m = masked_metrics(img, img, mask)
-    assert m["mae"] == 0 and m["psnr"] == float("inf") and m["ssim"] == pytest.approx(1.0, abs=1e-5)
+    assert (
+        m["mae"] == 0
+        and m["mse"] == 0
+        and m["psnr"] == float("inf")
+        and m["ssim"] == pytest.approx(1.0, abs=1e-5)
+    )
     assert m["n_voxels"] == mask.sum()
 
 
@@ -36,12 +41,14 @@ def test_more_noise_scores_worse(volume):
     large = masked_metrics(img + 0.05 * noise, img, mask)
     assert (
         small["mae"] < large["mae"]
+        and small["mse"] < large["mse"]
         and small["psnr"] > large["psnr"]
         and small["ssim"] > large["ssim"]
     )
     assert large["mae"] == pytest.approx(0.05 * np.abs(noise[mask]).mean(), rel=1e-4)
     data_range = img[mask].max() - img[mask].min()
     mse = np.mean((0.05 * noise[mask]) ** 2)
+    assert large["mse"] == pytest.approx(mse, rel=1e-4)
     assert large["psnr"] == pytest.approx(10 * np.log10(data_range**2 / mse), rel=1e-4)
 
 
@@ -50,7 +57,7 @@ def test_errors_outside_the_mask_are_ignored_for_mae(volume):
     corrupted = img.copy()
     corrupted[0, 0, 0] = 100.0  # far from the mask (SSIM window is 11 voxels wide)
     m = masked_metrics(corrupted, img, mask)
-    assert m["mae"] == 0 and m["ssim"] == pytest.approx(1.0, abs=1e-5)
+    assert m["mae"] == 0 and m["mse"] == 0 and m["ssim"] == pytest.approx(1.0, abs=1e-5)
 
 
 def test_bad_inputs(volume):

@@ -161,7 +161,7 @@ def test_summary_table_and_figure(trained, synthetic_4mm, tmp_path):
     assert list(table["split"]) == ["val", "test"] and list(table["scan"]) == [SCANS[4], SCANS[5]]
     written = pd.read_csv(tmp_path / "summary.tsv", sep="\t")
     assert list(written.columns) == [
-        "scan", "participant_id", "session_id", "split", "mae", "psnr", "ssim", "n_voxels",
+        "scan", "participant_id", "session_id", "split", "mae", "mse", "psnr", "ssim", "n_voxels",
         "deviation_real", "deviation_recon",
     ]  # fmt: skip
     assert (written[["deviation_real", "deviation_recon"]] > 0).all().all()

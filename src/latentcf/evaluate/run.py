@@ -481,7 +481,8 @@ def _headline(
     lines = ["## Evaluation", ""]
     lines.append(
         f"- Held-out reconstruction: SSIM {reconstruction['ssim'].mean():.3f}, "
-        f"PSNR {reconstruction['psnr'].mean():.1f} dB, MAE {reconstruction['mae'].mean():.3f} "
+        f"PSNR {reconstruction['psnr'].mean():.1f} dB, MAE {reconstruction['mae'].mean():.3f}, "
+        f"MSE {reconstruction['mse'].mean():.4f} "
         f"(n = {len(reconstruction)})."
     )
     if not with_counterfactuals:

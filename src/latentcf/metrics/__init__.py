@@ -1,4 +1,4 @@
-"""Image-quality metrics (reconstruction: MAE, PSNR, SSIM inside a mask)."""
+"""Image-quality metrics (reconstruction: MAE, MSE, PSNR, SSIM inside a mask)."""
 
 from latentcf.metrics.reconstruction import masked_metrics, ssim_map
 

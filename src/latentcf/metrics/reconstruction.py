@@ -1,4 +1,5 @@
-"""Reconstruction metrics inside a mask: MAE, PSNR and SSIM of 3D volumes.
+"""Reconstruction metrics inside a mask: MAE, MSE (the M3AE paper's "L2"), PSNR and SSIM of 3D
+volumes.
 
 SSIM is MONAI's (``monai.metrics.regression.compute_ssim_and_cs``: Gaussian window, sigma 1.5
 voxels, 11 voxels wide, k1=0.01, k2=0.03), computed with the window applied as three 1D
@@ -66,9 +67,9 @@ def masked_metrics(
     target: np.ndarray | torch.Tensor,
     mask: np.ndarray | torch.Tensor,
 ) -> dict[str, float]:
-    """MAE, PSNR (dB) and SSIM of `pred` vs `target` inside `mask` (all 3D, same shape).
+    """MAE, MSE, PSNR (dB) and SSIM of `pred` vs `target` inside `mask` (all 3D, same shape).
 
-    Returns {"mae", "psnr", "ssim", "n_voxels"}. Raises ValueError on shape mismatch or an
+    Returns {"mae", "mse", "psnr", "ssim", "n_voxels"}. Raises ValueError on shape mismatch or an
     empty mask.
     """
     p, t, m = _as_tensor(pred), _as_tensor(target), _as_tensor(mask) > 0
@@ -86,4 +87,4 @@ def masked_metrics(
     mse = float((diff**2).mean())
     psnr = float("inf") if mse == 0 else 10.0 * math.log10(data_range**2 / mse)
     ssim = float(ssim_map(p, t, data_range)[m].mean())
-    return {"mae": mae, "psnr": psnr, "ssim": ssim, "n_voxels": n}
+    return {"mae": mae, "mse": mse, "psnr": psnr, "ssim": ssim, "n_voxels": n}
